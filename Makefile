@@ -1,0 +1,46 @@
+# The two commands a newcomer needs:  make run   and   make test
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-all lint lock clean
+
+# ultralytics is installed with --no-deps: it asks for opencv-python (GUI build),
+# and we keep only opencv-python-headless. Its other requirements are listed in
+# requirements.in. Every version comes from constraints.txt.
+$(STAMP): requirements.in requirements-dev.in constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt \
+		-r requirements.in -r requirements-dev.in
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ultralytics
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/camera-center migrate
+	$(BIN)/camera-center demo
+
+test: install
+	$(BIN)/pytest
+
+# Includes the slow soak/scale tests.
+test-all: install
+	$(BIN)/pytest -m ""
+
+lint: install
+	$(BIN)/ruff check .
+
+# Re-resolve every pin after changing requirements*.in.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -r requirements.in -r requirements-dev.in
+	.lock-venv/bin/pip install -q --no-deps ultralytics
+	(echo "# Exact versions for every install (make lock regenerates). Python 3.11."; \
+	 .lock-venv/bin/pip freeze | sort -f) > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from camera_center.cli import main
+
+main()

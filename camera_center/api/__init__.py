@@ -1,0 +1,12 @@
+"""HTTP API under /api/v1: one router per domain, wired in :func:`api_router`."""
+
+from fastapi import APIRouter
+
+from camera_center.api import areas, audit, auth, cameras, users
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for module in (auth, users, areas, cameras, audit):
+        router.include_router(module.router)
+    return router

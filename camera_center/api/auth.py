@@ -1,0 +1,94 @@
+"""Sign-in, token refresh, sign-out, the caller's own account."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request, Response
+
+from camera_center.api.deps import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    REFRESH_COOKIE,
+    AnyUser,
+    ServicesDep,
+    client_ip,
+)
+from camera_center.auth.schemas import (
+    LoginRequest,
+    PasswordChange,
+    RefreshRequest,
+    TokenResponse,
+    UserOut,
+)
+from camera_center.auth.sessions import IssuedTokens
+from camera_center.auth.users import to_out
+from camera_center.errors import Unauthorized, problem_responses
+
+router = APIRouter(prefix="/auth", tags=["auth"],
+                   responses=problem_responses(400, 401, 403, 422, 429))
+
+
+def _token_response(tokens: IssuedTokens, response: Response, services: ServicesDep,
+                    cookie: bool) -> TokenResponse:
+    if not cookie:
+        return TokenResponse(access_token=tokens.access_token,
+                             refresh_token=tokens.refresh_token,
+                             expires_in=tokens.expires_in, user=to_out(tokens.user))
+    auth = services.settings.auth
+    csrf = secrets.token_urlsafe(24)
+    common = {"secure": auth.cookie_secure, "samesite": "strict"}
+    response.set_cookie(ACCESS_COOKIE, tokens.access_token, httponly=True, path="/",
+                        max_age=tokens.expires_in, **common)
+    response.set_cookie(REFRESH_COOKIE, tokens.refresh_token, httponly=True,
+                        path="/api/v1/auth", max_age=auth.refresh_token_days * 86400, **common)
+    # Readable by our page's script, which echoes it in the X-CSRF-Token header.
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=False, path="/",
+                        max_age=auth.refresh_token_days * 86400, **common)
+    return TokenResponse(access_token=None, refresh_token=None, expires_in=tokens.expires_in,
+                         csrf_token=csrf, user=to_out(tokens.user))
+
+
+@router.post("/login", response_model=TokenResponse, summary="Sign in")
+async def login(body: LoginRequest, request: Request, response: Response,
+                services: ServicesDep) -> TokenResponse:
+    tokens = await services.sessions.login(body.username, body.password.get_secret_value(),
+                                           client_ip(request))
+    return _token_response(tokens, response, services, body.cookie)
+
+
+@router.post("/refresh", response_model=TokenResponse, summary="New tokens for a refresh token")
+async def refresh(request: Request, response: Response, services: ServicesDep,
+                  body: RefreshRequest | None = None) -> TokenResponse:
+    from_cookie = request.cookies.get(REFRESH_COOKIE)
+    token = (body.refresh_token if body else None) or from_cookie
+    if not token:
+        raise Unauthorized("Send the refresh token in the body or the session cookie.")
+    tokens = await services.sessions.refresh(token, client_ip(request))
+    return _token_response(tokens, response, services, cookie=token == from_cookie)
+
+
+@router.post("/logout", status_code=204, summary="Sign out (revokes the refresh token)")
+async def logout(request: Request, response: Response, who: AnyUser, services: ServicesDep,
+                 body: RefreshRequest | None = None) -> Response:
+    token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
+    await services.sessions.logout(token, who)
+    response.status_code = 204
+    for name, path in ((ACCESS_COOKIE, "/"), (REFRESH_COOKIE, "/api/v1/auth"),
+                       (CSRF_COOKIE, "/")):
+        response.delete_cookie(name, path=path)
+    return response
+
+
+@router.get("/me", response_model=UserOut, summary="The signed-in user")
+async def me(who: AnyUser, services: ServicesDep) -> UserOut:
+    assert who.user_id is not None
+    return to_out(await services.users.get(who.user_id))
+
+
+@router.post("/password", status_code=204, summary="Change your own password")
+async def change_password(body: PasswordChange, who: AnyUser, services: ServicesDep) -> Response:
+    assert who.user_id is not None
+    await services.sessions.check_password(who, body.current_password.get_secret_value())
+    await services.users.set_password(who.user_id, body.new_password.get_secret_value(), who)
+    return Response(status_code=204)

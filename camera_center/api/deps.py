@@ -1,0 +1,83 @@
+"""Request dependencies: the app's services, the caller's address, authentication, roles."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from ipaddress import ip_address, ip_network
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from camera_center.auth.roles import Principal, Role
+from camera_center.auth.sessions import principal_for
+from camera_center.errors import Forbidden, Unauthorized
+from camera_center.services import Services
+
+ACCESS_COOKIE = "cc_access"
+REFRESH_COOKIE = "cc_refresh"
+CSRF_COOKIE = "cc_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address; X-Forwarded-For only counts when a trusted proxy sent it."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.services.settings.server.trusted_proxies
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and trusted:
+        try:
+            if any(ip_address(peer) in ip_network(net, strict=False) for net in trusted):
+                return forwarded.split(",")[-1].strip()[:64]
+        except ValueError:
+            pass
+    return peer
+
+
+async def current_principal(
+    request: Request, services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = bearer.credentials if bearer else None
+    if token is None:
+        token = request.cookies.get(ACCESS_COOKIE)
+        # Cookies ride along on cross-site requests; a change must prove it came from our page.
+        if token and request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            expected = request.cookies.get(CSRF_COOKIE, "")
+            if not expected or not hmac.compare_digest(sent, expected):
+                raise Forbidden("Missing or wrong CSRF token: send the cc_csrf cookie's value "
+                                f"in the {CSRF_HEADER} header.")
+    if not token:
+        raise Unauthorized()
+    user, _claims = await services.sessions.authenticate(token, client_ip(request))
+    return principal_for(user, client_ip(request))
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """Dependency: the caller, who must hold one of *roles*."""
+    allowed = set(roles)
+
+    async def check(who: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if who.role not in allowed:
+            raise Forbidden(f"This needs the role {' or '.join(sorted(r.value for r in allowed))}"
+                            f"; you are signed in as {who.role.value}.")
+        return who
+
+    return check
+
+
+AnyUser = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR, Role.OFFICER))]
+Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -1,0 +1,69 @@
+"""App assembly: the lifespan builds every service; routers and middleware are wired here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from camera_center import __version__
+from camera_center.api import api_router, ops
+from camera_center.auth.bootstrap import bootstrap_admin
+from camera_center.errors import install_error_handlers
+from camera_center.logs import get_logger
+from camera_center.middleware import BodyLimit, RequestMetrics
+from camera_center.services import Services
+from camera_center.settings import Settings
+from camera_center.storage import migrate
+from web.routes import router as web_router
+
+log = get_logger(__name__)
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+async def prepare_database(services: Services) -> None:
+    settings = services.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.database.auto_migrate:
+        await migrate.upgrade(services.db)
+        return
+    current, head = await migrate.current_revision(services.db), migrate.head_revision()
+    if current != head:
+        raise NotMigrated(f"database schema is at {current or 'nothing'}, the code needs "
+                          f"{head}: run 'camera-center migrate' first")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        try:
+            await prepare_database(services)
+            await bootstrap_admin(services)
+            app.state.services = services
+            log.info("server ready", database=services.db.dialect,
+                     data_dir=str(settings.data_dir.resolve()))
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="camera-center",
+        version=__version__,
+        summary="Video-surveillance control center: cameras, areas, users, alerts.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router())
+    app.include_router(ops.router)
+    app.include_router(web_router)
+    app.add_middleware(
+        BodyLimit, default=settings.server.max_body_bytes,
+        per_path={"/api/v1/cameras/import": settings.server.max_import_bytes},
+    )
+    app.add_middleware(RequestMetrics)
+    return app

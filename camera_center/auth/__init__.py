@@ -1,0 +1,1 @@
+"""Users, roles, passwords, tokens, login lockout."""

@@ -1,0 +1,40 @@
+"""The first admin: created once from CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN on an empty database.
+
+There is no default password. Without the variable, create the first admin with
+``camera-center user add --role admin USERNAME``.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr, ValidationError
+
+from camera_center.auth.roles import Role, system_principal
+from camera_center.auth.schemas import UserCreate
+from camera_center.errors import Problem
+from camera_center.logs import get_logger
+from camera_center.services import Services
+
+log = get_logger(__name__)
+
+
+async def bootstrap_admin(services: Services) -> None:
+    secret = services.settings.auth.bootstrap_admin
+    if await services.users.count() > 0:
+        if secret is not None:
+            log.info("bootstrap admin ignored: users already exist")
+        return
+    if secret is None:
+        log.warning("no users yet: create the first admin with "
+                    "'camera-center user add --role admin USERNAME'")
+        return
+    username, sep, password = secret.get_secret_value().partition(":")
+    if not sep:
+        raise ValueError("auth.bootstrap_admin must look like 'username:password'")
+    try:
+        data = UserCreate(username=username, role=Role.ADMIN, password=SecretStr(password),
+                          full_name="Administrator")
+        await services.users.create(data, system_principal("bootstrap"))
+    except (ValidationError, Problem) as exc:
+        detail = exc.detail if isinstance(exc, Problem) else "invalid username"
+        raise ValueError(f"auth.bootstrap_admin refused: {detail}") from None
+    log.info("bootstrap admin created", username=username)

@@ -1,0 +1,66 @@
+"""JWT access and refresh tokens (HS256, signed with the server's secret)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+
+ALGORITHM = "HS256"
+ISSUER = "camera-center"
+
+TokenKind = Literal["access", "refresh"]
+
+
+class TokenError(Exception):
+    """The token is malformed, forged, expired or of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    kind: TokenKind
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenSigner:
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def issue(self, user_id: int, kind: TokenKind, lifetime: timedelta,
+              now: datetime | None = None) -> tuple[str, TokenClaims]:
+        now = now or datetime.now(UTC)
+        claims = TokenClaims(user_id=user_id, kind=kind, jti=secrets.token_urlsafe(24),
+                             issued_at=now, expires_at=now + lifetime)
+        payload: dict[str, Any] = {
+            "sub": str(user_id), "typ": kind, "jti": claims.jti, "iss": ISSUER,
+            "iat": int(now.timestamp()), "exp": int(claims.expires_at.timestamp()),
+            # iat has whole seconds; revocation ("tokens before this instant") needs more.
+            "ts": now.timestamp(),
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+
+    def verify(self, token: str, kind: TokenKind) -> TokenClaims:
+        try:
+            payload = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                                 options={"require": ["sub", "exp", "iat", "jti", "typ"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError("invalid token") from exc
+        if payload.get("typ") != kind:
+            raise TokenError(f"not an {kind} token")
+        try:
+            user_id = int(payload["sub"])
+        except (TypeError, ValueError) as exc:
+            raise TokenError("invalid token subject") from exc
+        return TokenClaims(
+            user_id=user_id, kind=kind, jti=str(payload["jti"]),
+            issued_at=datetime.fromtimestamp(float(payload.get("ts", payload["iat"])), UTC),
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )

@@ -1,0 +1,221 @@
+"""The ``camera-center`` command: serve, demo, migrate, users, camera import/export."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import SecretStr, ValidationError
+
+from camera_center.app import create_app, prepare_database
+from camera_center.auth.roles import Role, system_principal
+from camera_center.auth.schemas import UserCreate
+from camera_center.errors import Problem
+from camera_center.logs import configure_logging
+from camera_center.registry.csv_io import export_cameras, import_cameras
+from camera_center.registry.schemas import AreaCreate, AreaKind
+from camera_center.services import Services
+from camera_center.settings import Settings, SettingsError, load_settings
+from camera_center.storage import migrate as migrations
+
+app = typer.Typer(help="Camera control-center server.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+cameras_app = typer.Typer(help="Camera registry in bulk.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(cameras_app, name="cameras")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Settings YAML file "
+                                                "(default: $CAMERA_CENTER_CONFIG or "
+                                                "config/camera-center.yaml)")]
+T = TypeVar("T")
+
+DEMO_AREAS = Path("config/areas-phu-luong.csv")
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.logging.level, settings.logging.format)
+    return settings
+
+
+def _run(settings: Settings, job: Callable[[Services], Awaitable[T]]) -> T:
+    async def main() -> T:
+        services = Services.build(settings)
+        try:
+            await prepare_database(services)
+            return await job(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(main())
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _banner(settings: Settings, services_users: int) -> None:
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    typer.echo(f"\n  camera-center is starting at {url}  (API docs: {url}/docs)")
+    if services_users == 0:
+        typer.echo("  No users yet. Create the first admin in another terminal:\n"
+                   "      .venv/bin/camera-center user add --role admin admin\n"
+                   "  or start with CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN='admin:<password>'.")
+    typer.echo("  Add cameras: .venv/bin/camera-center cameras import config/cameras.example.csv"
+               "\n")
+
+
+def _serve(settings: Settings) -> None:
+    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
+                log_config=None, access_log=False, proxy_headers=False)
+
+
+@app.command()
+def serve(config: ConfigOpt = None) -> None:
+    """Run the server."""
+    settings = _settings(config)
+    _banner(settings, _run(settings, lambda s: s.users.count()))
+    _serve(settings)
+
+
+async def seed_demo_areas(services: Services, areas_csv: str) -> int:
+    """Province -> district -> the communes listed in *areas_csv* (code,name,kind)."""
+    who = system_principal("demo")
+    province = AreaCreate(id="TN", name="Tỉnh Thái Nguyên", kind=AreaKind.PROVINCE)
+    district = AreaCreate(id="PLG", name="Huyện Phú Lương", kind=AreaKind.DISTRICT,
+                          parent_id="TN")
+    existing = {a.id for a in await services.areas.list()}
+    if province.id not in existing:
+        await services.areas.create(province, who)
+    return await services.areas.seed_from_csv(areas_csv, who, parent=district)
+
+
+@app.command()
+def demo(config: ConfigOpt = None) -> None:
+    """Run the server with the demo area tree (Phú Lương district) in the registry."""
+    settings = _settings(config)
+
+    areas_csv = DEMO_AREAS.read_text(encoding="utf-8-sig")
+
+    async def seed(services: Services) -> int:
+        created = await seed_demo_areas(services, areas_csv)
+        typer.echo(f"  demo areas: {created} created")
+        return await services.users.count()
+
+    _banner(settings, _run(settings, seed))
+    _serve(settings)
+
+
+@app.command()
+def migrate(config: ConfigOpt = None,
+            revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Bring the database schema up to date."""
+    settings = _settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade_sync(settings.database_url, revision)
+    typer.echo(f"database at revision {migrations.head_revision()}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        typer.echo("error: the passwords differ", err=True)
+        raise typer.Exit(1)
+    return first
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="admin, operator or officer")],
+    areas: Annotated[list[str] | None, typer.Option("--area", help="Area id (repeat)")] = None,
+    full_name: Annotated[str, typer.Option(help="Display name")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a user (the first admin is made this way: there is no default password)."""
+    settings = _settings(config)
+    try:
+        data = UserCreate(username=username, role=role, full_name=full_name,
+                          area_ids=areas or [],
+                          password=SecretStr(_read_password(password_stdin)))
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        typer.echo(f"error: invalid {fields}", err=True)
+        raise typer.Exit(1) from None
+    user = _run(settings, lambda s: s.users.create(data, system_principal()))
+    typer.echo(f"created {user.role} '{user.username}' (id {user.id})")
+
+
+@user_app.command("list")
+def user_list(config: ConfigOpt = None) -> None:
+    """List users."""
+    settings = _settings(config)
+    for u in _run(settings, lambda s: s.users.list()):
+        state = "disabled" if u.disabled else "active"
+        typer.echo(f"{u.id}\t{u.username}\t{u.role}\t{state}\t{','.join(u.area_ids)}")
+
+
+@user_app.command("passwd")
+def user_passwd(username: str,
+                password_stdin: Annotated[bool, typer.Option(help="Read from stdin")] = False,
+                config: ConfigOpt = None) -> None:
+    """Set a user's password (ends their open sessions)."""
+    settings = _settings(config)
+    password = _read_password(password_stdin)
+
+    async def job(services: Services) -> None:
+        user = await services.users.by_username(username)
+        if user is None:
+            raise Problem(f"no user '{username}'")
+        await services.users.set_password(user.id, password, system_principal())
+
+    _run(settings, job)
+    typer.echo(f"password of '{username}' changed")
+
+
+@cameras_app.command("import")
+def cameras_import(path: Path,
+                   dry_run: Annotated[bool, typer.Option(help="Check only")] = False,
+                   config: ConfigOpt = None) -> None:
+    """Create or update cameras from a CSV file."""
+    settings = _settings(config)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    report = _run(settings, lambda s: import_cameras(s.cameras, raw, system_principal(),
+                                                     dry_run=dry_run))
+    for r in report.results:
+        if r.errors:
+            typer.echo(f"line {r.row} ({r.id or '?'}): " + "; ".join(r.errors), err=True)
+    typer.echo(f"{'checked' if dry_run else 'imported'} {report.rows} rows: {report.created} "
+               f"created, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.errors} errors")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@cameras_app.command("export")
+def cameras_export(config: ConfigOpt = None) -> None:
+    """Write every camera as CSV to stdout (without passwords)."""
+    settings = _settings(config)
+    sys.stdout.write(_run(settings, lambda s: export_cameras(s.cameras, system_principal())))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,102 @@
+"""ASGI middleware: request body limits and per-request metrics and log lines."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from camera_center.errors import problem_response
+from camera_center.logs import get_logger
+
+log = get_logger("camera_center.http")
+
+
+class BodyLimit:
+    """Refuse bodies over a size with 413, before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, default: int, per_path: dict[str, int]) -> None:
+        self.app = app
+        self.default = default
+        self.per_path = per_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.per_path.get(scope["path"], self.default)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > limit:
+                    reason = (f"The request body is larger than {limit} bytes."
+                              if declared > limit else "Content-Length is not a number.")
+                    status = 413 if declared > limit else 400
+                    await problem_response(status, reason)(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class RequestMetrics:
+    """Count and time requests by route template; log one line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+
+    def _route_template(self, scope: Scope) -> str:
+        """The path template, so that /cameras/du-001 is counted as /cameras/{camera_id}.
+
+        Read from the OpenAPI paths: FastAPI's included routers do not expose their
+        full templates in the scope.
+        """
+        if self._templates is None:
+            paths = scope["app"].openapi().get("paths", {})
+            self._templates = [(compile_path(p)[0], p) for p in paths]
+        for regex, template in self._templates:
+            if regex.match(scope["path"]):
+                return template
+        return "other"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = self._route_template(scope)
+            services = getattr(scope["app"].state, "services", None)
+            if services is not None:
+                services.metrics.requests.labels(scope["method"], route, str(status)).inc()
+                services.metrics.latency.labels(scope["method"], route).observe(elapsed)
+            client = scope.get("client")
+            log.info("request", method=scope["method"], path=scope["path"], status=status,
+                     ms=round(elapsed * 1000, 1), client=client[0] if client else None)

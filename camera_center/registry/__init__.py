@@ -1,0 +1,1 @@
+"""Camera registry: areas, cameras, CSV import/export, change events."""

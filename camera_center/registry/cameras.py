@@ -1,0 +1,238 @@
+"""Cameras: create, change, remove, list within the caller's areas; announce every change.
+
+Passwords are encrypted before they reach the database and decrypted only by
+:meth:`CameraRegistry.stream_source`, which ingest uses to connect. Everything
+returned to clients goes through :func:`to_out`, which masks URLs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from camera_center.audit import log as audit
+from camera_center.auth.roles import Principal
+from camera_center.crypto import CredentialCipher
+from camera_center.errors import Conflict, NotFound, UnprocessableEntity
+from camera_center.events import Event, EventBus
+from camera_center.registry.areas import descendants, tree_pairs, visible_area_ids
+from camera_center.registry.models import Area, Camera
+from camera_center.registry.schemas import (
+    CameraCreate,
+    CameraOut,
+    CameraUpdate,
+    DetectionSettings,
+)
+from camera_center.storage.engine import Database
+from ingest.urls import mask_url, split_credentials, with_credentials
+
+_URL_FIELDS = ("main_url", "sub_url", "onvif_url", "snapshot_url")
+
+
+@dataclass(frozen=True, repr=False)
+class StreamSource:
+    """What a reader needs to connect to a camera. Holds secrets: never log or return it."""
+
+    camera_id: str
+    main_url: str
+    sub_url: str | None
+    enabled: bool
+    detection: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"StreamSource(camera_id={self.camera_id!r})"
+
+
+def to_out(cam: Camera) -> CameraOut:
+    has_password = cam.password_enc is not None
+    return CameraOut(
+        id=cam.id, name=cam.name, area_id=cam.area_id, address=cam.address, lat=cam.lat,
+        lon=cam.lon,
+        main_url=mask_url(cam.main_url, cam.username, has_password) or "",
+        sub_url=mask_url(cam.sub_url, cam.username, has_password),
+        onvif_url=mask_url(cam.onvif_url),
+        snapshot_url=mask_url(cam.snapshot_url),
+        username=cam.username, has_password=has_password, enabled=cam.enabled,
+        tags=list(cam.tags or []), detection=DetectionSettings(**(cam.detection or {})),
+        created_at=cam.created_at, updated_at=cam.updated_at,
+    )
+
+
+def _split_urls(values: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+    """Strip userinfo from every URL; return the first credentials found in them."""
+    user = password = None
+    for key in _URL_FIELDS:
+        if values.get(key):
+            parts = split_credentials(values[key])
+            values[key] = parts.url
+            user = user or parts.username
+            password = password or parts.password
+    return values, user, password
+
+
+class CameraRegistry:
+    def __init__(self, db: Database, cipher: CredentialCipher, bus: EventBus) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.bus = bus
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def list(self, who: Principal, *, area_id: str | None = None,
+                   enabled: bool | None = None, tag: str | None = None, q: str | None = None,
+                   limit: int = 100, offset: int = 0) -> tuple[list[Camera], int]:
+        async with self.db.session() as s:
+            stmt = select(Camera)
+            visible = await visible_area_ids(s, who)
+            if visible is not None:
+                stmt = stmt.where(Camera.area_id.in_(visible))
+            if area_id is not None:
+                stmt = stmt.where(Camera.area_id.in_(descendants(await tree_pairs(s),
+                                                                 [area_id])))
+            if enabled is not None:
+                stmt = stmt.where(Camera.enabled.is_(enabled))
+            if q:
+                pattern = f"%{q.lower()}%"
+                stmt = stmt.where(or_(func.lower(Camera.name).like(pattern),
+                                      func.lower(Camera.id).like(pattern)))
+            rows = list((await s.scalars(stmt.order_by(Camera.id))).all())
+        if tag:  # JSON containment differs per backend; the list is small after scoping
+            rows = [c for c in rows if tag in (c.tags or [])]
+        return rows[offset:offset + limit], len(rows)
+
+    async def _get_visible(self, s: AsyncSession, who: Principal, camera_id: str) -> Camera:
+        cam = await s.get(Camera, camera_id)
+        visible = await visible_area_ids(s, who) if cam is not None else None
+        # Same answer for "missing" and "not yours": an officer learns nothing of other areas.
+        if cam is None or (visible is not None and cam.area_id not in visible):
+            raise NotFound(f"Camera '{camera_id}' does not exist.")
+        return cam
+
+    async def get(self, who: Principal, camera_id: str) -> Camera:
+        async with self.db.session() as s:
+            return await self._get_visible(s, who, camera_id)
+
+    async def stream_source(self, camera_id: str) -> StreamSource | None:
+        """The camera's real stream URLs, credentials included, for ingest only."""
+        async with self.db.session() as s:
+            cam = await s.get(Camera, camera_id)
+        if cam is None:
+            return None
+        password = self.cipher.decrypt(cam.password_enc) if cam.password_enc else None
+        return StreamSource(
+            camera_id=cam.id,
+            main_url=with_credentials(cam.main_url, cam.username, password),
+            sub_url=(with_credentials(cam.sub_url, cam.username, password)
+                     if cam.sub_url else None),
+            enabled=cam.enabled, detection=dict(cam.detection or {}),
+        )
+
+    async def all_ids(self) -> list[str]:
+        async with self.db.session() as s:
+            return list((await s.scalars(select(Camera.id).order_by(Camera.id))).all())
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _check_refs(self, s: AsyncSession, camera_id: str, name: str | None,
+                          area_id: str | None) -> None:
+        if area_id is not None and await s.get(Area, area_id) is None:
+            raise UnprocessableEntity(f"Area '{area_id}' does not exist.",
+                                      errors=[{"field": "area_id",
+                                               "message": "unknown area"}])
+        if name is not None:
+            other = await s.scalar(select(Camera.id).where(Camera.name == name,
+                                                           Camera.id != camera_id))
+            if other:
+                raise Conflict(f"Camera '{other}' already has the name '{name}'.")
+
+    def apply_values(self, cam: Camera, values: dict[str, Any]) -> list[str]:
+        """Set *values* (validated, API field names) on *cam*; return the changed fields."""
+        values = dict(values)
+        password_given = "password" in values
+        password = values.pop("password", None)
+        values, url_user, url_password = _split_urls(values)
+        if url_user and not values.get("username"):
+            values["username"] = url_user
+        if url_password and not password_given:
+            password, password_given = url_password, True
+        if "username" in values and values["username"] == "":
+            values["username"] = None
+        changed = []
+        for key, value in values.items():
+            if key == "detection" and value is not None:
+                value = DetectionSettings.model_validate(value).model_dump(mode="json")
+            if getattr(cam, key) != value:
+                setattr(cam, key, value)
+                changed.append(key)
+        if password_given:
+            current = self.cipher.decrypt(cam.password_enc) if cam.password_enc else None
+            if (password or None) != current:
+                cam.password_enc = self.cipher.encrypt(password) if password else None
+                changed.append("password")
+        return changed
+
+    async def create(self, data: CameraCreate, who: Principal) -> Camera:
+        values = data.model_dump(mode="json", exclude={"password"})
+        if data.password is not None:
+            values["password"] = data.password.get_secret_value()
+        async with self.db.session() as s:
+            if await s.get(Camera, data.id) is not None:
+                raise Conflict(f"Camera '{data.id}' already exists.")
+            await self._check_refs(s, data.id, data.name, data.area_id)
+            cam = Camera(id=data.id, tags=[], detection={})
+            self.apply_values(cam, values)
+            s.add(cam)
+            audit.record(s, who, "camera.create", target_type="camera", target_id=cam.id,
+                         detail={"name": cam.name, "area_id": cam.area_id})
+            await self._commit(s)
+        self.bus.publish(Event("camera.added", cam.id))
+        return cam
+
+    async def update(self, camera_id: str, data: CameraUpdate, who: Principal) -> Camera:
+        values = data.model_dump(mode="json", exclude_unset=True, exclude={"password"})
+        if "password" in data.model_fields_set:
+            values["password"] = data.password.get_secret_value() if data.password else None
+        for required in ("name", "area_id", "main_url", "enabled", "tags", "detection"):
+            if required in values and values[required] is None:
+                raise UnprocessableEntity(f"{required} cannot be null.",
+                                          errors=[{"field": required, "message": "required"}])
+        async with self.db.session() as s:
+            cam = await s.get(Camera, camera_id)
+            if cam is None:
+                raise NotFound(f"Camera '{camera_id}' does not exist.")
+            await self._check_refs(s, camera_id, values.get("name"), values.get("area_id"))
+            changed = self.apply_values(cam, values)
+            if cam.password_enc and not cam.username:
+                raise UnprocessableEntity("A password needs a username.",
+                                          errors=[{"field": "username", "message": "required"}])
+            if changed:
+                audit.record(s, who, "camera.update", target_type="camera",
+                             target_id=camera_id, detail={"changed": changed})
+                await self._commit(s)
+        if changed:
+            self.bus.publish(Event("camera.updated", camera_id, changes=tuple(changed)))
+        return cam
+
+    async def delete(self, camera_id: str, who: Principal) -> None:
+        async with self.db.session() as s:
+            cam = await s.get(Camera, camera_id)
+            if cam is None:
+                raise NotFound(f"Camera '{camera_id}' does not exist.")
+            await s.delete(cam)
+            audit.record(s, who, "camera.delete", target_type="camera", target_id=camera_id,
+                         detail={"name": cam.name})
+            await s.commit()
+        self.bus.publish(Event("camera.removed", camera_id))
+
+    @staticmethod
+    async def _commit(s: AsyncSession) -> None:
+        try:
+            await s.commit()
+        except IntegrityError as exc:  # a concurrent writer won the race for a unique name/id
+            await s.rollback()
+            raise Conflict("Another change to the same camera id or name happened at the "
+                           "same time; reload and try again.") from exc

@@ -1,0 +1,188 @@
+"""One settings tree, read from ``config/camera-center.yaml`` and ``CAMERA_CENTER_*`` variables.
+
+Environment beats YAML beats defaults. Nested keys use ``__`` in variable names
+(``CAMERA_CENTER_SERVER__PORT=8080``). Unknown keys anywhere are errors that name
+the key, so a typo never turns silently into a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "CAMERA_CENTER_"
+CONFIG_ENV = "CAMERA_CENTER_CONFIG"
+DEFAULT_CONFIG = Path("config/camera-center.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    max_import_bytes: Annotated[int, Field(ge=1024)] = 16_777_216
+    metrics_token: SecretStr | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For may be trusted.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+
+class DatabaseSettings(_Section):
+    # None: SQLite file ``camera-center.db`` in the data directory.
+    url: str | None = None
+    auto_migrate: bool = True
+    echo: bool = False
+    pool_size: Annotated[int, Field(ge=1)] = 10
+
+
+class AuthSettings(_Section):
+    access_token_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    refresh_token_days: Annotated[int, Field(ge=1, le=90)] = 7
+    lockout_threshold: Annotated[int, Field(ge=1)] = 5
+    address_lockout_threshold: Annotated[int, Field(ge=1)] = 20
+    lockout_window_minutes: Annotated[int, Field(ge=1)] = 15
+    cookie_secure: bool = False
+    # "username:password", used once to create the first admin on an empty database.
+    bootstrap_admin: SecretStr | None = None
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["logfmt", "json"] = "logfmt"
+
+
+class DetectorSettings(_Section):
+    model: Path = Path("models/yolo11n.pt")
+    device: str = "cpu"
+    imgsz: Annotated[int, Field(ge=32, le=1920, multiple_of=32)] = 320
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.4
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    )
+    batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    batch_wait_ms: Annotated[int, Field(ge=0, le=1000)] = 50
+
+
+class RetentionSettings(_Section):
+    alerts_days: Annotated[int, Field(ge=1)] = 180
+    snapshots_days: Annotated[int, Field(ge=1)] = 60
+    clips_days: Annotated[int, Field(ge=1)] = 30
+    max_media_gb: Annotated[float, Field(gt=0)] = 50.0
+    audit_days: Annotated[int, Field(ge=30)] = 365
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    data_dir: Path = Path("data")
+    # None: ``secrets.json`` in the data directory, created on first start.
+    secrets_file: Path | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'camera-center.db').resolve()}"
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.secrets_file or self.data_dir / "secrets.json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # YAML is passed in as init kwargs by load_settings(); env wins over it.
+        return (env_settings, init_settings)
+
+
+class SettingsError(Exception):
+    """Configuration that cannot be used; the message names the key and the problem."""
+
+
+def _unknown_env_keys(environ: dict[str, str]) -> list[str]:
+    """``CAMERA_CENTER_*`` variables that match no setting (pydantic-settings ignores them)."""
+    unknown = []
+    for name in environ:
+        if not name.upper().startswith(ENV_PREFIX) or name.upper() == CONFIG_ENV:
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        model: type[BaseModel] | None = Settings
+        for part in path:
+            fields = model.model_fields if model else {}
+            if part not in fields:
+                unknown.append(name)
+                break
+            annotation = fields[part].annotation
+            model = annotation if isinstance(annotation, type) and issubclass(
+                annotation, BaseModel) else None
+    return unknown
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {message}")
+    return f"invalid settings ({source}):\n" + "\n".join(lines)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read YAML (if present) and the environment, and validate everything.
+
+    *config_file* defaults to ``$CAMERA_CENTER_CONFIG`` or ``config/camera-center.yaml``;
+    a missing default file is fine, a missing named file is an error.
+    """
+    named = config_file or (Path(os.environ[CONFIG_ENV]) if CONFIG_ENV in os.environ else None)
+    path = named or DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError(f"settings file {path} must hold a mapping at the top level")
+        data = loaded or {}
+    elif named is not None:
+        raise SettingsError(f"settings file {path} does not exist")
+    unknown = _unknown_env_keys(dict(os.environ))
+    if unknown:
+        raise SettingsError("unknown environment settings: " + ", ".join(sorted(unknown)))
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(exc, str(path))) from exc

@@ -1,0 +1,9 @@
+"""Every table, imported in one place so Alembic and create-time checks see the full schema."""
+
+from camera_center.audit.models import AuditEntry
+from camera_center.auth.models import LoginAttempt, RefreshToken, User, user_areas
+from camera_center.registry.models import Area, Camera
+from camera_center.storage.base import Base
+
+__all__ = ["Area", "AuditEntry", "Base", "Camera", "LoginAttempt", "RefreshToken", "User",
+           "user_areas"]

@@ -1,0 +1,4 @@
+"""Frames in, detections out: motion, objects, tracking, zones.
+
+Nothing here knows about HTTP or the database.
+"""

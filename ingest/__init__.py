@@ -1,0 +1,4 @@
+"""Getting video in: RTSP readers, their supervisor, ONVIF and the camera simulator.
+
+Nothing here knows about HTTP or the database.
+"""

@@ -1,0 +1,161 @@
+"""Shared fixtures: settings on a temporary data dir, SQLite or a fresh PostgreSQL database,
+the app under a TestClient (lifespan included), and signed-in users of each role."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from camera_center.app import create_app
+from camera_center.auth.roles import Role, system_principal
+from camera_center.auth.schemas import UserCreate
+from camera_center.registry.schemas import AreaCreate, AreaKind
+from camera_center.services import Services
+from camera_center.settings import Settings, load_settings
+
+PG_ADMIN_DSN = os.environ.get("CAMERA_CENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "Correct-horse-42"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("CAMERA_CENTER_") and name != "CAMERA_CENTER_TEST_PG":
+            monkeypatch.delenv(name)
+
+
+async def _pg(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite by default; modules parametrize it with "postgres" to run on both."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    name = f"cc_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] \
+            + f"/{name}"
+    finally:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        base: dict[str, Any] = {"data_dir": str(tmp_path / "data"),
+                                "database": {"url": database_url}}
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                base[key] = {**base[key], **value}
+            else:
+                base[key] = value
+        return load_settings(None, **base)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def services_of(client: TestClient) -> Services:
+    return client.app.state.services  # type: ignore[attr-defined,no-any-return]
+
+
+def call(client: TestClient, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run an async service call on the app's own event loop."""
+    assert client.portal is not None
+    return client.portal.call(fn, *args)
+
+
+def seed_areas(client: TestClient) -> None:
+    areas = services_of(client).areas
+    who = system_principal("test")
+    for data in (
+        AreaCreate(id="TN", name="Tỉnh Thái Nguyên", kind=AreaKind.PROVINCE),
+        AreaCreate(id="PLG", name="Huyện Phú Lương", kind=AreaKind.DISTRICT, parent_id="TN"),
+        AreaCreate(id="DU", name="Thị trấn Đu", kind=AreaKind.TOWN, parent_id="PLG"),
+        AreaCreate(id="YN", name="Xã Yên Ninh", kind=AreaKind.COMMUNE, parent_id="PLG"),
+        AreaCreate(id="YN-CHO", name="Chợ Yên Ninh", kind=AreaKind.SITE, parent_id="YN"),
+    ):
+        call(client, areas.create, data, who)
+
+
+def add_user(client: TestClient, username: str, role: Role, areas: list[str] | None = None,
+             password: str = PASSWORD) -> int:
+    data = UserCreate(username=username, role=role, password=SecretStr(password),
+                      area_ids=areas or [])
+    return call(client, services_of(client).users.create, data, system_principal("test")).id
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+class World:
+    """A seeded center: areas, one user per role, bearer headers for each."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        seed_areas(client)
+        self.ids = {
+            "admin": add_user(client, "admin", Role.ADMIN),
+            "operator": add_user(client, "operator.du", Role.OPERATOR, ["DU"]),
+            "officer": add_user(client, "officer.yn", Role.OFFICER, ["YN"]),
+        }
+        self.headers = {
+            "admin": login(client, "admin"),
+            "operator": login(client, "operator.du"),
+            "officer": login(client, "officer.yn"),
+            "anonymous": {},
+        }
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers["admin"]
+
+
+@pytest.fixture
+def world(client: TestClient) -> World:
+    return World(client)
+
+
+def api_operations(client: TestClient) -> list[tuple[str, str]]:
+    """Every (METHOD, path template) the app serves, from its OpenAPI document."""
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    return [(m.upper(), path) for path, ops in spec["paths"].items() for m in ops]
+
+
+def camera_body(cam_id: str = "du-001", area: str = "DU", **extra: Any) -> dict[str, Any]:
+    body = {"id": cam_id, "name": f"Camera {cam_id}", "area_id": area,
+            "main_url": f"rtsp://192.0.2.10:554/{cam_id}/main",
+            "sub_url": f"rtsp://192.0.2.10:554/{cam_id}/sub"}
+    body.update(extra)
+    return body
