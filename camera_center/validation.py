@@ -6,6 +6,7 @@ Error messages never repeat the rejected value: a URL may carry a password.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -61,3 +62,22 @@ Tag = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, ma
                 AfterValidator(_no_control_chars)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+def _iso_datetime(value: object) -> object:
+    # Pydantic would also take numbers ("0.5") as Unix times; the API promises ISO 8601.
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError("use ISO 8601, e.g. 2026-01-31T08:00:00+07:00") from exc
+    else:
+        raise ValueError("use ISO 8601, e.g. 2026-01-31T08:00:00+07:00")
+    if parsed.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-01-31T08:00:00+07:00")
+    return parsed
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]

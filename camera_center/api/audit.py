@@ -10,7 +10,8 @@ from pydantic import BaseModel
 
 from camera_center.api.deps import Admin, ServicesDep
 from camera_center.audit import log as audit
-from camera_center.errors import UnprocessableEntity, problem_responses
+from camera_center.errors import problem_responses
+from camera_center.validation import IsoDateTime
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
 
@@ -39,13 +40,10 @@ Short = Annotated[str | None, Query(max_length=128)]
 async def list_audit(
     who: Admin, services: ServicesDep, actor: Short = None, action: Short = None,
     target_type: Short = None, target_id: Short = None,
-    since: datetime | None = None, until: datetime | None = None,
+    since: IsoDateTime | None = None, until: IsoDateTime | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise UnprocessableEntity(f"{name} needs a time zone, e.g. 2026-01-31T08:00:00+07:00")
     stmt = audit.query(actor=actor, action=action, target_type=target_type,
                        target_id=target_id, since=since, until=until, before_id=before_id,
                        limit=limit)

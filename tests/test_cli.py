@@ -1,0 +1,67 @@
+"""The camera-center command, run as a user would run it."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from camera_center.cli import seed_demo_areas
+from camera_center.services import Services
+from camera_center.settings import load_settings
+
+CLI = [sys.executable, "-m", "camera_center"]
+
+
+def cli(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMERA_CENTER_")}
+    env["CAMERA_CENTER_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+
+
+def test_first_admin_import_and_export(tmp_path: Path) -> None:
+    assert cli(tmp_path, "migrate").returncode == 0
+    r = cli(tmp_path, "user", "add", "--role", "admin", "chief", "--password-stdin",
+            stdin="Chief-pass-2026\n")
+    assert r.returncode == 0, r.stderr
+    assert "created admin 'chief'" in r.stdout
+    r = cli(tmp_path, "user", "list")
+    assert "chief\tadmin\tactive" in r.stdout
+
+    csv_file = tmp_path / "cams.csv"
+    csv_file.write_text("id,name,area_id,main_url,username,password\n"
+                        "du-001,Chợ Đu,DU,rtsp://192.0.2.1/m,admin,Cli-secret-77\n"
+                        "yn-001,UBND,NOPE,rtsp://192.0.2.2/m,,\n", encoding="utf-8")
+    # Areas are data: seed the demo tree the file refers to.
+    async def seed() -> None:
+        services = Services.build(load_settings(None, data_dir=str(tmp_path / "data")))
+        try:
+            await seed_demo_areas(services, Path("config/areas-phu-luong.csv").read_text(
+                encoding="utf-8"))
+        finally:
+            await services.close()
+
+    asyncio.run(seed())
+    r = cli(tmp_path, "cameras", "import", str(csv_file))
+    assert r.returncode == 1  # one row had an error
+    assert "1 created" in r.stdout and "1 errors" in r.stdout
+    assert "line 3 (yn-001): area_id: area 'NOPE' does not exist" in r.stderr
+    assert "Cli-secret-77" not in r.stdout + r.stderr
+    r = cli(tmp_path, "cameras", "export")
+    assert r.returncode == 0
+    assert "du-001,Chợ Đu,DU" in r.stdout and "Cli-secret-77" not in r.stdout
+
+
+def test_bad_settings_stop_the_cli_with_the_key_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("databse:\n  url: x\n", encoding="utf-8")
+    r = cli(tmp_path, "migrate", "--config", str(cfg))
+    assert r.returncode == 2
+    assert "databse: unknown key" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_weak_password_is_refused_by_the_cli(tmp_path: Path) -> None:
+    r = cli(tmp_path, "user", "add", "--role", "admin", "chief", "--password-stdin",
+            stdin="short\n")
+    assert r.returncode == 1 and "password" in r.stderr and "Traceback" not in r.stderr
