@@ -22,14 +22,14 @@ from camera_center.registry.schemas import AreaCreate, AreaKind
 from camera_center.services import Services
 from camera_center.settings import Settings, load_settings
 
-PG_ADMIN_DSN = os.environ.get("CAMERA_CENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_DSN = os.environ.get("CC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "Correct-horse-42"
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.upper().startswith("CAMERA_CENTER_") and name != "CAMERA_CENTER_TEST_PG":
+        if name.upper().startswith("CAMERA_CENTER_"):
             monkeypatch.delenv(name)
 
 
