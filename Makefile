@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 # ultralytics is installed with --no-deps: it asks for opencv-python (GUI build),
 # and we keep only opencv-python-headless. Its other requirements are listed in
 # requirements.in. Every version comes from constraints.txt.
-$(STAMP): requirements.in requirements-dev.in constraints.txt pyproject.toml
+$(STAMP): requirements.in requirements-dev.in constraints.txt pyproject.toml scripts/system-deps.sh
+	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt \
 		-r requirements.in -r requirements-dev.in

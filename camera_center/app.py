@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await prepare_database(services)
             await bootstrap_admin(services)
+            await services.start_ingest()
             app.state.services = services
             log.info("server ready", database=services.db.dialect,
                      data_dir=str(settings.data_dir.resolve()))

@@ -118,6 +118,25 @@ def demo(config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def sim(
+    cameras: Annotated[int, typer.Option(help="How many cameras (cam001...)")] = 400,
+    ids_from: Annotated[Path | None, typer.Option(
+        "--ids-from", help="Take camera ids from this CSV's id column instead")] = None,
+    rtsp_port: Annotated[int, typer.Option(help="RTSP port")] = 8554,
+    control_port: Annotated[int, typer.Option(help="HTTP control port")] = 8555,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/<id>/main and /sub)."""
+    from ingest.sim.app import run as run_sim
+    from ingest.sim.fleet import build_fleet, ids_from_csv, numbered_ids
+
+    settings = _settings(config)
+    ids = ids_from_csv(ids_from) if ids_from else numbered_ids(cameras)
+    run_sim(build_fleet(ids), settings.data_dir / "sim-cache", rtsp_port=rtsp_port,
+            control_port=control_port)
+
+
+@app.command()
 def migrate(config: ConfigOpt = None,
             revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Bring the database schema up to date."""

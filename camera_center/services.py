@@ -11,6 +11,7 @@ from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
 from camera_center.crypto import CredentialCipher, load_or_create_secrets
 from camera_center.events import EventBus
+from camera_center.fleet import Fleet
 from camera_center.registry.areas import AreaRegistry
 from camera_center.registry.cameras import CameraRegistry
 from camera_center.settings import Settings
@@ -31,6 +32,33 @@ class Metrics:
         self.cameras = Gauge("camera_center_cameras", "Registered cameras", ["enabled"],
                              registry=r)
         self.users = Gauge("camera_center_users", "User accounts", registry=r)
+        self.streams = Gauge("camera_center_camera_streams", "Cameras read, by stream state",
+                             ["state"], registry=r)
+        self.camera_fps = Gauge("camera_center_camera_fps", "Video packets per second in",
+                                ["camera_id"], registry=r)
+        self.camera_kbps = Gauge("camera_center_camera_kbps", "Stream bitrate in kbit/s",
+                                 ["camera_id"], registry=r)
+        self.camera_online = Gauge("camera_center_camera_online", "1 if the stream is online",
+                                   ["camera_id"], registry=r)
+        self.camera_packet_age = Gauge("camera_center_camera_packet_age_seconds",
+                                       "Seconds since the last packet", ["camera_id"],
+                                       registry=r)
+
+    def observe_fleet(self, fleet: Fleet) -> None:
+        """Refresh the per-camera gauges (at scrape time, so cost follows scrapes)."""
+        for gauge in (self.streams, self.camera_fps, self.camera_kbps, self.camera_online,
+                      self.camera_packet_age):
+            gauge.clear()
+        for state, count in fleet.summary().items():
+            self.streams.labels(state=state).set(count)
+        for camera_id in fleet.supervisor.camera_ids():
+            h = fleet.health(camera_id)
+            self.camera_fps.labels(camera_id).set(h.get("fps_in") or 0)
+            self.camera_kbps.labels(camera_id).set(h.get("kbps") or 0)
+            self.camera_online.labels(camera_id).set(1 if h["state"] == "online" else 0)
+            age = h.get("last_packet_age_s")
+            if age is not None:
+                self.camera_packet_age.labels(camera_id).set(age)
 
 
 @dataclass
@@ -44,6 +72,7 @@ class Services:
     areas: AreaRegistry
     cameras: CameraRegistry
     metrics: Metrics
+    fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -59,5 +88,12 @@ class Services:
             cameras=CameraRegistry(db, cipher, bus), metrics=Metrics(),
         )
 
+    async def start_ingest(self) -> None:
+        if self.settings.ingest.enabled:
+            self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest)
+            await self.fleet.start()
+
     async def close(self) -> None:
+        if self.fleet is not None:
+            await self.fleet.stop()
         await self.db.close()

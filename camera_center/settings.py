@@ -71,6 +71,18 @@ class DetectorSettings(_Section):
     batch_wait_ms: Annotated[int, Field(ge=0, le=1000)] = 50
 
 
+class IngestSettings(_Section):
+    enabled: bool = True              # read the cameras' streams (off: registry and API only)
+    prefer_sub_stream: bool = True    # analyse the sub stream when a camera has one
+    open_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0   # silence -> "stalled"
+    analysis_width: Annotated[int, Field(ge=64, le=1920, multiple_of=2)] = 320
+    idle_decode_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    backoff_cap_s: Annotated[float, Field(ge=1, le=600)] = 30.0
+    auth_backoff_cap_s: Annotated[float, Field(ge=1, le=3600)] = 300.0
+    offline_grace_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+
+
 class RetentionSettings(_Section):
     alerts_days: Annotated[int, Field(ge=1)] = 180
     snapshots_days: Annotated[int, Field(ge=1)] = 60
@@ -92,6 +104,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 

@@ -60,8 +60,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
+        # Ingest stays off unless a test asks for it (and gives it a local camera to read).
         base: dict[str, Any] = {"data_dir": str(tmp_path / "data"),
-                                "database": {"url": database_url}}
+                                "database": {"url": database_url},
+                                "ingest": {"enabled": False}}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(base.get(key), dict):
                 base[key] = {**base[key], **value}
@@ -155,7 +157,7 @@ def api_operations(client: TestClient) -> list[tuple[str, str]]:
 
 def camera_body(cam_id: str = "du-001", area: str = "DU", **extra: Any) -> dict[str, Any]:
     body = {"id": cam_id, "name": f"Camera {cam_id}", "area_id": area,
-            "main_url": f"rtsp://192.0.2.10:554/{cam_id}/main",
-            "sub_url": f"rtsp://192.0.2.10:554/{cam_id}/sub"}
+            "main_url": f"rtsp://127.0.0.10:554/{cam_id}/main",
+            "sub_url": f"rtsp://127.0.0.10:554/{cam_id}/sub"}
     body.update(extra)
     return body

@@ -35,12 +35,12 @@ def test_unknown_fields_are_refused(world: World) -> None:
 
 
 @pytest.mark.parametrize(("field", "url", "wanted"), [
-    ("main_url", "http://192.0.2.1/stream", "rtsp:// or rtsps://"),
+    ("main_url", "http://127.0.0.1/stream", "rtsp:// or rtsps://"),
     ("main_url", "file:///etc/passwd", "rtsp:// or rtsps://"),
     ("sub_url", "rtsp:///no-host", "no host"),
-    ("onvif_url", "rtsp://192.0.2.1/onvif", "http:// or https://"),
+    ("onvif_url", "rtsp://127.0.0.1/onvif", "http:// or https://"),
     ("snapshot_url", "javascript:alert(1)", "http:// or https://"),
-    ("main_url", "rtsp://192.0.2.1:99999/x", "valid URL"),
+    ("main_url", "rtsp://127.0.0.1:99999/x", "valid URL"),
 ])
 def test_bad_url_schemes_are_explained(world: World, field: str, url: str, wanted: str) -> None:
     r = world.client.post("/api/v1/cameras", headers=world.admin,
@@ -51,7 +51,7 @@ def test_bad_url_schemes_are_explained(world: World, field: str, url: str, wante
 
 def test_error_never_echoes_a_rejected_url_with_its_password(world: World) -> None:
     r = world.client.post("/api/v1/cameras", headers=world.admin,
-                          json=camera_body(main_url="http://admin:Leak-me-not@192.0.2.1/x"))
+                          json=camera_body(main_url="http://admin:Leak-me-not@127.0.0.1/x"))
     problem(r, 422)
     assert "Leak-me-not" not in r.text
 

@@ -27,13 +27,13 @@ def test_admin_registers_a_camera_and_reads_it_back(world: World) -> None:
 def test_credentials_in_the_url_are_stored_apart_and_masked(world: World) -> None:
     c = world.client
     r = c.post("/api/v1/cameras", headers=world.admin,
-               json=camera_body(main_url="rtsp://admin:Kh0ng-ai-biet@192.0.2.7:554/live"))
+               json=camera_body(main_url="rtsp://admin:Kh0ng-ai-biet@127.0.0.7:554/live"))
     cam = r.json()
-    assert cam["main_url"] == "rtsp://admin:***@192.0.2.7:554/live"
-    assert cam["sub_url"] == "rtsp://admin:***@192.0.2.10:554/du-001/sub"
+    assert cam["main_url"] == "rtsp://admin:***@127.0.0.7:554/live"
+    assert cam["sub_url"] == "rtsp://admin:***@127.0.0.10:554/du-001/sub"
     assert cam["username"] == "admin" and cam["has_password"] is True
     source = call(c, services_of(c).cameras.stream_source, "du-001")
-    assert source.main_url == "rtsp://admin:Kh0ng-ai-biet@192.0.2.7:554/live"
+    assert source.main_url == "rtsp://admin:Kh0ng-ai-biet@127.0.0.7:554/live"
 
 
 def test_patch_changes_only_the_fields_sent(world: World) -> None:

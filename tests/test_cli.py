@@ -31,8 +31,8 @@ def test_first_admin_import_and_export(tmp_path: Path) -> None:
 
     csv_file = tmp_path / "cams.csv"
     csv_file.write_text("id,name,area_id,main_url,username,password\n"
-                        "du-001,Chợ Đu,DU,rtsp://192.0.2.1/m,admin,Cli-secret-77\n"
-                        "yn-001,UBND,NOPE,rtsp://192.0.2.2/m,,\n", encoding="utf-8")
+                        "du-001,Chợ Đu,DU,rtsp://127.0.0.1/m,admin,Cli-secret-77\n"
+                        "yn-001,UBND,NOPE,rtsp://127.0.0.2/m,,\n", encoding="utf-8")
     # Areas are data: seed the demo tree the file refers to.
     async def seed() -> None:
         services = Services.build(load_settings(None, data_dir=str(tmp_path / "data")))

@@ -26,7 +26,8 @@ from camera_center.settings import load_settings
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 
 _data = Path(tempfile.mkdtemp(prefix="cc-schemathesis-"))
-_settings = load_settings(None, data_dir=str(_data),
+# Ingest off: generated camera URLs may name any host, and tests never leave this machine.
+_settings = load_settings(None, data_dir=str(_data), ingest={"enabled": False},
                           auth={"bootstrap_admin": "fuzz.admin:Fuzz-admin-pass-1"})
 app = create_app(_settings)
 # from_asgi starts the app's lifespan (migrations, the bootstrap admin with id 1) right away.

@@ -46,8 +46,8 @@ def test_passwords_never_leave_the_server(
                 "area_id": "DU",
                 "username": "admin",
                 "password": SECRETS[0],
-                "main_url": "rtsp://192.0.2.1/live",
-                "onvif_url": "http://192.0.2.1/onvif/device_service",
+                "main_url": "rtsp://127.0.0.1/live",
+                "onvif_url": "http://127.0.0.1/onvif/device_service",
             },
         )
     )
@@ -59,14 +59,14 @@ def test_passwords_never_leave_the_server(
                 "id": "yn-001",
                 "name": "UBND Yên Ninh",
                 "area_id": "YN",
-                "main_url": "rtsp://root:Mango%25Tiger%40991@192.0.2.2:554/s0",
+                "main_url": "rtsp://root:Mango%25Tiger%40991@127.0.0.2:554/s0",
             },
         )
     )
     csv_text = (
         "id,name,area_id,main_url,username,password\n"
-        f"du-002,Ngã ba Đu,DU,rtsp://192.0.2.3/m,admin,{SECRETS[2]}\n"
-        f"du-003,Bad row,XX,rtsp://u:{SECRETS[2]}@192.0.2.4/m,,\n"
+        f"du-002,Ngã ba Đu,DU,rtsp://127.0.0.3/m,admin,{SECRETS[2]}\n"
+        f"du-003,Bad row,XX,rtsp://u:{SECRETS[2]}@127.0.0.4/m,,\n"
     )
     for dry in ("true", "false"):
         keep(
@@ -83,14 +83,14 @@ def test_passwords_never_leave_the_server(
         c.patch(
             "/api/v1/cameras/du-001",
             headers=admin,
-            json={"main_url": f"http://admin:{SECRETS[3]}@192.0.2.1/x"},
+            json={"main_url": f"http://admin:{SECRETS[3]}@127.0.0.1/x"},
         )
     )
     keep(
         c.patch(
             "/api/v1/cameras/du-001",
             headers=admin,
-            json={"main_url": f"rtsp://admin:{SECRETS[3]}@192.0.2.1:70000/x"},
+            json={"main_url": f"rtsp://admin:{SECRETS[3]}@127.0.0.1:70000/x"},
         )
     )
     keep(
@@ -101,16 +101,16 @@ def test_passwords_never_leave_the_server(
                 "id": "du-001",
                 "name": "dup",
                 "area_id": "DU",
-                "main_url": f"rtsp://admin:{SECRETS[3]}@192.0.2.1/live",
+                "main_url": f"rtsp://admin:{SECRETS[3]}@127.0.0.1/live",
             },
         )
     )
     get_logger("ingest.test").warning(
         "connect failed",
-        url=f"rtsp://admin:{SECRETS[0]}@192.0.2.1/live",
-        error=f"401 on rtsp://admin:{SECRETS[0]}@192.0.2.1/",
+        url=f"rtsp://admin:{SECRETS[0]}@127.0.0.1/live",
+        error=f"401 on rtsp://admin:{SECRETS[0]}@127.0.0.1/",
     )
-    logging.getLogger("third.party").error("open rtsp://x:%s@192.0.2.9/", SECRETS[1])
+    logging.getLogger("third.party").error("open rtsp://x:%s@127.0.0.9/", SECRETS[1])
 
     # Every readable route, as every role.
     gets = [path for method, path in api_operations(c) if method == "GET"]
@@ -127,7 +127,7 @@ def test_passwords_never_leave_the_server(
 
     text = "\n".join(bodies)
     logs = log_stream.getvalue()
-    assert "rtsp://admin:***@192.0.2.1/live" in text  # the masked form is what people see
+    assert "rtsp://admin:***@127.0.0.1/live" in text  # the masked form is what people see
     assert "connect failed" in logs and "***" in logs
     for secret in SECRETS:
         assert secret not in text, f"{secret} in a response"

@@ -65,4 +65,6 @@ async def metrics(
                 select(Camera.enabled, func.count()).group_by(Camera.enabled))).all():
             m.cameras.labels(enabled=str(bool(enabled)).lower()).set(count)
         m.users.set(await s.scalar(select(func.count()).select_from(User)) or 0)
+    if services.fleet is not None:
+        m.observe_fleet(services.fleet)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

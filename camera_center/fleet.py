@@ -1,0 +1,123 @@
+"""The cameras being read right now: ingest driven by the registry.
+
+Follows registry events (add, change, remove, enable, disable) without a restart,
+keeps the frame hub fed, and turns long outages into ``camera.offline`` events
+(and recoveries into ``camera.online``) on the event bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from camera_center.events import Event, EventBus
+from camera_center.logs import get_logger
+from camera_center.registry.cameras import CameraRegistry
+from camera_center.settings import IngestSettings
+from ingest.framehub import FrameHub
+from ingest.health import StreamState
+from ingest.rtsp import ReaderOptions
+from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+
+log = get_logger(__name__)
+
+
+class Fleet:
+    def __init__(self, registry: CameraRegistry, bus: EventBus, settings: IngestSettings) -> None:
+        self.registry = registry
+        self.bus = bus
+        self.settings = settings
+        self.hub = FrameHub(asyncio.get_running_loop())
+        self.supervisor = Supervisor(self.hub.publish, SupervisorOptions(
+            reader=ReaderOptions(open_timeout_s=settings.open_timeout_s,
+                                 read_timeout_s=settings.read_timeout_s,
+                                 analysis_width=settings.analysis_width,
+                                 idle_decode_interval_s=settings.idle_decode_interval_s),
+            backoff_cap_s=settings.backoff_cap_s,
+            auth_backoff_cap_s=settings.auth_backoff_cap_s,
+        ))
+        self._reported_offline: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        subscription = self.bus.subscribe("camera.")
+        for camera_id in await self.registry.all_ids():
+            await self._sync(camera_id)
+        self._tasks = [asyncio.create_task(self._follow(subscription), name="fleet-follow"),
+                       asyncio.create_task(self._watch_outages(), name="fleet-outages")]
+        log.info("ingest started", cameras=len(self.supervisor.camera_ids()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.supervisor.stop_all(join_timeout_s=2.0)
+
+    async def _sync(self, camera_id: str) -> None:
+        """Make the reader for *camera_id* match the registry."""
+        source = await self.registry.stream_source(camera_id)
+        if source is None or not source.enabled:
+            if self.supervisor.remove(camera_id):
+                self.hub.forget(camera_id)
+            self._reported_offline.discard(camera_id)
+            return
+        url = source.sub_url if (self.settings.prefer_sub_stream and source.sub_url) \
+            else source.main_url
+        fps = float(source.detection.get("fps", 1.0))
+        self.supervisor.apply(CameraStream(camera_id, url, decode_fps=fps))
+
+    async def _follow(self, subscription: Any) -> None:
+        while True:
+            event = await subscription.get()
+            if event.topic in ("camera.offline", "camera.online"):
+                continue  # our own announcements
+            try:
+                if subscription.overflowed:  # we missed some: re-read everything
+                    subscription.overflowed = False
+                    ids = set(await self.registry.all_ids()) | set(
+                        self.supervisor.camera_ids())
+                    for camera_id in ids:
+                        await self._sync(camera_id)
+                else:
+                    await self._sync(event.id)
+            except Exception:
+                log.exception("cannot follow registry change", camera_id=event.id)
+
+    async def _watch_outages(self, period_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            now = time.monotonic()
+            for camera_id in self.supervisor.camera_ids():
+                health = self.supervisor.health(camera_id)
+                if health is None:
+                    continue
+                down_since = health.down_since
+                down = down_since is not None
+                if down_since is not None and now - down_since >= self.settings.offline_grace_s \
+                        and camera_id not in self._reported_offline:
+                    self._reported_offline.add(camera_id)
+                    log.warning("camera offline", camera_id=camera_id,
+                                state=health.state.value, error=health.last_error)
+                    self.bus.publish(Event("camera.offline", camera_id,
+                                           changes=(health.state.value,)))
+                elif not down and camera_id in self._reported_offline:
+                    self._reported_offline.discard(camera_id)
+                    log.info("camera back online", camera_id=camera_id)
+                    self.bus.publish(Event("camera.online", camera_id))
+
+    def health(self, camera_id: str) -> dict[str, Any]:
+        health = self.supervisor.health(camera_id)
+        if health is None:
+            return {"state": StreamState.DISABLED.value, "last_error": None}
+        return health.snapshot()
+
+    def summary(self, camera_ids: list[str] | None = None) -> dict[str, int]:
+        ids = camera_ids if camera_ids is not None else self.supervisor.camera_ids()
+        counts: dict[str, int] = {s.value: 0 for s in StreamState}
+        for camera_id in ids:
+            counts[self.health(camera_id)["state"]] += 1  # type: ignore[index]
+        return counts

@@ -1,0 +1,109 @@
+"""Health of one camera's stream, as the reader sees it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class StreamState(StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    STALLED = "stalled"          # connected, but no data within the read timeout
+    OFFLINE = "offline"          # cannot connect or the stream ended
+    AUTH_FAILED = "auth_failed"  # the camera refused our credentials
+    UNSUPPORTED = "unsupported"  # no video stream, or a codec we cannot decode
+    DISABLED = "disabled"
+
+
+@dataclass
+class _Window:
+    """Counts over a sliding window of about *span* seconds (two half-windows)."""
+
+    span: float = 10.0
+    started: float = field(default_factory=time.monotonic)
+    count: int = 0
+    total: float = 0.0
+    prev_count: int = 0
+    prev_total: float = 0.0
+    prev_span: float = 0.0
+
+    def add(self, value: float = 0.0, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now - self.started >= self.span / 2:
+            self.prev_count, self.prev_total = self.count, self.total
+            self.prev_span = now - self.started
+            self.started, self.count, self.total = now, 0, 0.0
+        self.count += 1
+        self.total += value
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        span = self.prev_span + (now - self.started)
+        return (self.prev_count + self.count) / span if span > 0 else 0.0
+
+    def sum_rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        span = self.prev_span + (now - self.started)
+        return (self.prev_total + self.total) / span if span > 0 else 0.0
+
+
+@dataclass
+class StreamHealth:
+    """Mutable stats, written by the reader thread and read by the server (plain fields:
+    a torn read of one float is harmless)."""
+
+    state: StreamState = StreamState.CONNECTING
+    last_error: str | None = None
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    keyframe_interval_s: float | None = None
+    decode_ms: float | None = None
+    frames_decoded: int = 0
+    connects: int = 0
+    failures: int = 0
+    last_packet_at: float | None = None      # time.monotonic()
+    last_frame_at: float | None = None       # time.monotonic() of the last decoded frame
+    state_since: float = field(default_factory=time.monotonic)
+    # Since when the camera has not been online (None while online); survives the
+    # connecting/offline cycles of reconnect attempts.
+    down_since: float | None = field(default_factory=time.monotonic)
+    packets: _Window = field(default_factory=_Window)
+    bytes_in: _Window = field(default_factory=_Window)
+
+    def set_state(self, state: StreamState, error: str | None = None) -> None:
+        if state is not self.state:
+            self.state = state
+            self.state_since = time.monotonic()
+            if state is StreamState.ONLINE:
+                self.down_since = None
+            elif self.down_since is None:
+                self.down_since = self.state_since
+        if error is not None or state is StreamState.ONLINE:
+            self.last_error = error
+
+    def snapshot(self) -> dict[str, object]:
+        now = time.monotonic()
+        return {
+            "state": self.state.value,
+            "last_error": self.last_error,
+            "state_for_s": round(now - self.state_since, 1),
+            "down_for_s": round(now - self.down_since, 1) if self.down_since else None,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "fps_in": round(self.packets.rate(now), 2),
+            "kbps": round(self.bytes_in.sum_rate(now) * 8 / 1000, 1),
+            "keyframe_interval_s": (round(self.keyframe_interval_s, 2)
+                                    if self.keyframe_interval_s else None),
+            "decode_ms": round(self.decode_ms, 2) if self.decode_ms is not None else None,
+            "frames_decoded": self.frames_decoded,
+            "last_packet_age_s": (round(now - self.last_packet_at, 2)
+                                  if self.last_packet_at else None),
+            "last_frame_age_s": (round(now - self.last_frame_at, 2)
+                                 if self.last_frame_at else None),
+            "connects": self.connects,
+            "failures": self.failures,
+        }

@@ -1,0 +1,252 @@
+"""Reading one RTSP stream with PyAV: demux every packet, decode only what analysis needs.
+
+Runs in a worker thread (PyAV releases the GIL while it waits on the network).
+Decoding is the expensive part, so by default only keyframes are decoded, and a
+camera whose scene is quiet (judged from the sizes of the packets between
+keyframes, before anything is decoded) gets a keyframe decoded only every
+``idle_decode_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from ingest.health import StreamHealth, StreamState
+from ingest.urls import mask_secrets_in_text
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded frame, already at the analysis size (BGR, height x width x 3)."""
+
+    image: np.ndarray
+    captured_at: float   # wall-clock time (time.time()) when the packet arrived
+    pts_s: float | None  # stream time of the frame
+    keyframe: bool
+    active: bool         # the packets since the last keyframe suggest motion
+    source_width: int
+    source_height: int
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    analysis_width: int = 320
+    decode_fps: float = 1.0               # wanted analysis frames per second while active
+    idle_decode_interval_s: float = 5.0   # one frame per this many seconds while quiet
+    probe_size: int = 65536               # small probe: opening takes ~0.7 s instead of ~2.3 s
+    analyze_duration_us: int = 500_000
+
+
+class StreamError(Exception):
+    """Why a stream stopped, in words, with the state it leaves the camera in."""
+
+    def __init__(self, state: StreamState, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
+
+
+def explain(exc: BaseException) -> StreamError:
+    """Turn an FFmpeg/PyAV error into a state and a message without the URL (it has secrets)."""
+    if isinstance(exc, StreamError):
+        return exc
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
+        return StreamError(StreamState.AUTH_FAILED, "the camera refused the credentials (401)")
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return StreamError(StreamState.OFFLINE, "the camera has no such stream (404)")
+    if isinstance(exc, ConnectionRefusedError):
+        return StreamError(StreamState.OFFLINE, "connection refused")
+    if isinstance(exc, av.error.ExitError | TimeoutError):
+        return StreamError(StreamState.OFFLINE, "no answer within the timeout")
+    if isinstance(exc, av.error.DecoderNotFoundError):
+        return StreamError(StreamState.UNSUPPORTED, "no decoder for this codec")
+    if isinstance(exc, av.error.InvalidDataError):
+        return StreamError(StreamState.OFFLINE, "the stream sent invalid data")
+    if isinstance(exc, av.error.EOFError):
+        return StreamError(StreamState.OFFLINE, "the stream ended")
+    if isinstance(exc, av.error.FFmpegError):
+        reason = exc.strerror or type(exc).__name__
+        return StreamError(StreamState.OFFLINE, mask_secrets_in_text(str(reason)))
+    if isinstance(exc, OSError):
+        return StreamError(StreamState.OFFLINE, mask_secrets_in_text(exc.strerror or
+                                                                     type(exc).__name__))
+    return StreamError(StreamState.OFFLINE, f"unexpected {type(exc).__name__}")
+
+
+class _Activity:
+    """Is the scene moving? Judged from packet sizes: P-frames of a still scene are tiny.
+
+    Keeps the mean size of the non-key packets of each GOP and compares the latest
+    GOP with the quietest one seen recently (which adapts to each camera's noise).
+    """
+
+    def __init__(self, factor: float = 1.6, margin_bytes: float = 150.0) -> None:
+        self.factor = factor
+        self.margin = margin_bytes
+        self.quiet: float | None = None
+        self._sum = 0
+        self._n = 0
+        self.last_mean: float | None = None
+
+    def add(self, size: int, keyframe: bool) -> None:
+        if keyframe:
+            if self._n:
+                self.last_mean = self._sum / self._n
+                # The quiet level follows the minimum, and creeps up slowly so a camera
+                # whose scene became busier for good is not "active" forever.
+                if self.quiet is None or self.last_mean < self.quiet:
+                    self.quiet = self.last_mean
+                else:
+                    self.quiet += (self.last_mean - self.quiet) * 0.01
+            self._sum = self._n = 0
+        else:
+            self._sum += size
+            self._n += 1
+
+    @property
+    def active(self) -> bool:
+        if self.last_mean is None or self.quiet is None:
+            return True  # not enough data yet: look
+        return self.last_mean > self.quiet * self.factor + self.margin
+
+
+PacketSink = Callable[[Any], None]
+FrameSink = Callable[[Frame], None]
+
+
+class StreamReader:
+    """One connection: open, read until it fails or *stop* is set; raises StreamError."""
+
+    def __init__(self, url: str, health: StreamHealth, on_frame: FrameSink,
+                 options: ReaderOptions | None = None,
+                 on_packet: PacketSink | None = None) -> None:
+        self._url = url  # holds credentials: never log it
+        self.health = health
+        self.on_frame = on_frame
+        self.on_packet = on_packet
+        self.options = options or ReaderOptions()
+
+    def _open(self) -> Any:
+        o = self.options
+        return av.open(self._url, options={
+            "rtsp_transport": "tcp",
+            "probesize": str(o.probe_size),
+            "analyzeduration": str(o.analyze_duration_us),
+            "fflags": "nobuffer",
+        }, timeout=(o.open_timeout_s, o.read_timeout_s))
+
+    def run(self, stop: threading.Event) -> None:
+        h = self.health
+        try:
+            container = self._open()
+        except Exception as exc:
+            raise explain(exc) from None
+        try:
+            video = next((s for s in container.streams if s.type == "video"), None)
+            if video is None:
+                raise StreamError(StreamState.UNSUPPORTED, "the stream has no video")
+            try:
+                ctx = video.codec_context
+                ctx.skip_frame = "NONKEY"
+            except Exception as exc:
+                raise StreamError(StreamState.UNSUPPORTED,
+                                  f"cannot decode {video.codec.name if video.codec else '?'}"
+                                  ) from exc
+            h.codec = video.codec.name
+            h.width, h.height = ctx.width or None, ctx.height or None
+            h.connects += 1
+            self._read(container, video, stop)
+            if not stop.is_set():
+                raise StreamError(StreamState.OFFLINE, "the stream ended")
+        except StreamError:
+            raise
+        except Exception as exc:
+            error = explain(exc)
+            if isinstance(exc, av.error.ExitError | TimeoutError) and h.last_packet_at:
+                # Connected and streaming, then silence: the camera (or its network) stalled.
+                error = StreamError(StreamState.STALLED,
+                                    f"no data for {self.options.read_timeout_s:g} s")
+            raise error from None
+        finally:
+            container.close()
+
+    def _read(self, container: Any, video: Any, stop: threading.Event) -> None:
+        h, o = self.health, self.options
+        ctx = video.codec_context
+        tb = float(video.time_base) if video.time_base else None
+        activity = _Activity()
+        last_key_pts: float | None = None
+        last_decode = 0.0
+        online = False
+        full_decode = False
+        for packet in container.demux(video):
+            if stop.is_set():
+                return
+            if packet.size == 0:  # demuxer flush at the end of the stream
+                break
+            now = time.monotonic()
+            h.last_packet_at = now
+            h.packets.add(0.0, now)
+            h.bytes_in.add(packet.size, now)
+            if not online:
+                h.set_state(StreamState.ONLINE)
+                online = True
+            if self.on_packet is not None:
+                self.on_packet(packet)
+            key = packet.is_keyframe
+            activity.add(packet.size, key)
+            pts_s = packet.pts * tb if (packet.pts is not None and tb) else None
+            if key and pts_s is not None:
+                if last_key_pts is not None and pts_s > last_key_pts:
+                    h.keyframe_interval_s = pts_s - last_key_pts
+                    # A camera asked for more frames than its keyframes give decodes all.
+                    want_full = o.decode_fps * h.keyframe_interval_s > 1.5
+                    if want_full != full_decode:
+                        full_decode = want_full
+                        ctx.skip_frame = "DEFAULT" if full_decode else "NONKEY"
+                last_key_pts = pts_s
+            if not (key or full_decode):
+                continue
+            active = activity.active
+            interval = (1.0 / o.decode_fps) if active else o.idle_decode_interval_s
+            due = now - last_decode >= interval * 0.9
+            if not due and not full_decode:
+                continue
+            self._decode(ctx, packet, pts_s, key, active, emit=due)
+            if due:
+                last_decode = now
+
+    def _decode(self, ctx: Any, packet: Any, pts_s: float | None, key: bool, active: bool,
+                emit: bool) -> None:
+        h, o = self.health, self.options
+        started = time.perf_counter()
+        try:
+            frames = ctx.decode(packet)
+        except av.error.InvalidDataError:
+            h.failures += 1  # one corrupt packet; the next keyframe recovers
+            return
+        for frame in frames:
+            if not emit:
+                continue
+            width = o.analysis_width
+            height = max(2, round(width * frame.height / frame.width / 2) * 2)
+            image = frame.to_ndarray(width=width, height=height, format="bgr24")
+            elapsed = (time.perf_counter() - started) * 1000
+            h.decode_ms = elapsed if h.decode_ms is None else h.decode_ms * 0.9 + elapsed * 0.1
+            h.frames_decoded += 1
+            h.last_frame_at = time.monotonic()
+            h.width, h.height = frame.width, frame.height
+            self.on_frame(Frame(image=image, captured_at=time.time(), pts_s=pts_s, keyframe=key,
+                                active=active, source_width=frame.width,
+                                source_height=frame.height))
+            emit = False  # one frame per decode call is enough

@@ -1,0 +1,62 @@
+"""Running the simulator: encode (or load) the clips, serve RTSP, serve the control API."""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from ingest.sim.control import control_app
+from ingest.sim.fleet import SimCamera
+from ingest.sim.scenes import EncodedClip, load_clip
+
+log = structlog.stdlib.get_logger("ingest.sim")
+
+SIZES = {"main": (1280, 720), "sub": (640, 360), "main-alt": (960, 540),
+         "sub-alt": (480, 270)}
+
+
+def _encode_one(args: tuple[str, str, int, int, str]) -> None:
+    cache, scene, width, height, codec = args
+    load_clip(Path(cache), scene, width, height, codec)
+
+
+def prepare_clips(cameras: list[SimCamera], cache_dir: Path,
+                  kinds: tuple[str, ...] = ("sub", "main")) -> dict[tuple[str, str, str],
+                                                                     EncodedClip]:
+    """Every clip the fleet needs, encoded in parallel the first time, then from the cache."""
+    wanted = {(c.scene, k, c.codec) for c in cameras for k in kinds}
+    wanted |= {("quiet", f"{k}-alt", c.codec) for c in cameras for k in kinds}
+    jobs = [(str(cache_dir), scene, *SIZES[kind], codec) for scene, kind, codec in sorted(wanted)]
+    with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(_encode_one, jobs))
+    return {(scene, kind, codec): load_clip(cache_dir, scene, *SIZES[kind], codec)
+            for scene, kind, codec in wanted}
+
+
+def run(cameras: list[SimCamera], cache_dir: Path, *, host: str = "127.0.0.1",
+        rtsp_port: int = 8554, control_port: int = 8555,
+        ready_file: Path | None = None) -> None:
+    """Serve until interrupted. *ready_file* gets the ports once everything listens."""
+    from ingest.sim.rtsp_server import SimServer  # needs GStreamer: import only when serving
+
+    clips = prepare_clips(cameras, cache_dir)
+    sim = SimServer(cameras, lambda scene, kind, codec: clips[(scene, kind, codec)],
+                    host=host, port=rtsp_port)
+    sim.start()
+    log.info("simulator serving", cameras=len(cameras), rtsp=f"rtsp://{host}:{rtsp_port}/",
+             control=f"http://{host}:{control_port}/")
+    config = uvicorn.Config(control_app(sim), host=host, port=control_port, log_config=None,
+                            access_log=False)
+    server = uvicorn.Server(config)
+    if ready_file is not None:
+        ready_file.write_text(json.dumps({"rtsp_port": rtsp_port, "control_port": control_port,
+                                          "pid": os.getpid()}))
+    try:
+        server.run()
+    finally:
+        sim.stop()

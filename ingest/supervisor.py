@@ -1,0 +1,158 @@
+"""Keeping many cameras connected: one reader thread per enabled camera, reconnecting
+with backoff, following changes to the camera list while running.
+
+A thread per camera because PyAV's demuxer blocks on the network (and releases the
+GIL while it does); the server's event loop never waits on a camera.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import structlog
+
+from ingest.backoff import Backoff
+from ingest.health import StreamHealth, StreamState
+from ingest.rtsp import Frame, PacketSink, ReaderOptions, StreamError, StreamReader
+
+log = structlog.stdlib.get_logger("ingest.supervisor")
+
+# A connection that stayed up this long was healthy: the next failure starts backoff anew.
+_STABLE_AFTER_S = 30.0
+
+
+@dataclass(frozen=True, repr=False)
+class CameraStream:
+    """What to read for one camera. ``url`` carries credentials: never log it."""
+
+    camera_id: str
+    url: str
+    decode_fps: float = 1.0
+
+    def __repr__(self) -> str:
+        return f"CameraStream({self.camera_id!r})"
+
+
+@dataclass(frozen=True)
+class SupervisorOptions:
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+    backoff_initial_s: float = 1.0
+    backoff_cap_s: float = 30.0
+    # A refused password will not fix itself: retry slowly, never in a storm.
+    auth_backoff_initial_s: float = 30.0
+    auth_backoff_cap_s: float = 300.0
+
+
+FrameCallback = Callable[[str, Frame], None]
+
+
+class _Worker:
+    def __init__(self, stream: CameraStream, options: SupervisorOptions,
+                 on_frame: FrameCallback, packet_sink: PacketSink | None) -> None:
+        self.stream = stream
+        self.options = options
+        self.on_frame = on_frame
+        self.packet_sink = packet_sink
+        self.health = StreamHealth()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"cam-{stream.camera_id}",
+                                       daemon=True)
+
+    def _loop(self) -> None:
+        cam = self.stream.camera_id
+        o = self.options
+        backoff = Backoff(o.backoff_initial_s, o.backoff_cap_s)
+        auth_backoff = Backoff(o.auth_backoff_initial_s, o.auth_backoff_cap_s)
+        reader_options = replace(o.reader, decode_fps=self.stream.decode_fps)
+        while not self.stop.is_set():
+            self.health.set_state(StreamState.CONNECTING)
+            reader = StreamReader(self.stream.url, self.health,
+                                  lambda frame: self.on_frame(cam, frame), reader_options,
+                                  self.packet_sink)
+            started = time.monotonic()
+            try:
+                reader.run(self.stop)
+                return  # asked to stop
+            except StreamError as err:
+                if self.stop.is_set():
+                    return
+                self.health.failures += 1
+                self.health.set_state(err.state, err.message)
+                if time.monotonic() - started > _STABLE_AFTER_S:
+                    backoff.reset()
+                if err.state is StreamState.AUTH_FAILED:
+                    delay = auth_backoff.next_delay()
+                else:
+                    auth_backoff.reset()
+                    delay = backoff.next_delay()
+                log.warning("stream failed", camera_id=cam, state=err.state.value,
+                            error=err.message, retry_in_s=round(delay, 1))
+            except Exception as exc:  # a bug must not kill the camera's thread
+                self.health.failures += 1
+                self.health.set_state(StreamState.OFFLINE, f"internal error: {type(exc).__name__}")
+                log.exception("reader crashed", camera_id=cam)
+                delay = backoff.next_delay()
+            self.stop.wait(delay)
+
+
+class Supervisor:
+    def __init__(self, on_frame: FrameCallback, options: SupervisorOptions | None = None,
+                 packet_sink_for: Callable[[str], PacketSink | None] | None = None) -> None:
+        self.on_frame = on_frame
+        self.options = options or SupervisorOptions()
+        self.packet_sink_for = packet_sink_for or (lambda _cam: None)
+        self._workers: dict[str, _Worker] = {}
+        self._lock = threading.Lock()
+
+    def apply(self, stream: CameraStream) -> None:
+        """Start reading *stream*, or restart if its address or decode rate changed."""
+        with self._lock:
+            current = self._workers.get(stream.camera_id)
+            if current is not None and current.stream.url == stream.url \
+                    and current.stream.decode_fps == stream.decode_fps:
+                return
+            if current is not None:
+                current.stop.set()
+            worker = _Worker(stream, self.options, self.on_frame,
+                             self.packet_sink_for(stream.camera_id))
+            self._workers[stream.camera_id] = worker
+        worker.thread.start()
+        log.info("camera reading", camera_id=stream.camera_id,
+                 restarted=current is not None)
+
+    def remove(self, camera_id: str) -> bool:
+        with self._lock:
+            worker = self._workers.pop(camera_id, None)
+        if worker is None:
+            return False
+        worker.stop.set()
+        log.info("camera stopped", camera_id=camera_id)
+        return True
+
+    def camera_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._workers)
+
+    def health(self, camera_id: str) -> StreamHealth | None:
+        with self._lock:
+            worker = self._workers.get(camera_id)
+        return worker.health if worker else None
+
+    def states(self) -> Counter[str]:
+        with self._lock:
+            workers = list(self._workers.values())
+        return Counter(w.health.state.value for w in workers)
+
+    def stop_all(self, join_timeout_s: float = 0.0) -> None:
+        with self._lock:
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for worker in workers:
+            worker.stop.set()
+        deadline = time.monotonic() + join_timeout_s
+        for worker in workers:
+            worker.thread.join(max(0.0, deadline - time.monotonic()))
