@@ -16,13 +16,21 @@ from pydantic import SecretStr, ValidationError
 from camera_center.app import create_app, prepare_database
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
+from camera_center.demo import (
+    DEMO_AREAS,
+    DEMO_CAMERAS,
+    seed_demo_areas,
+    seed_demo_cameras,
+    simulator,
+)
 from camera_center.errors import Problem
 from camera_center.logs import configure_logging
 from camera_center.registry.csv_io import export_cameras, import_cameras
-from camera_center.registry.schemas import AreaCreate, AreaKind
 from camera_center.services import Services
 from camera_center.settings import Settings, SettingsError, load_settings
 from camera_center.storage import migrate as migrations
+from ingest.sim.app import run as run_sim
+from ingest.sim.fleet import build_fleet, ids_from_csv, numbered_ids
 
 app = typer.Typer(help="Camera control-center server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -36,7 +44,6 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Settings
                                                 "config/camera-center.yaml)")]
 T = TypeVar("T")
 
-DEMO_AREAS = Path("config/areas-phu-luong.csv")
 
 
 def _settings(config: Path | None) -> Settings:
@@ -72,8 +79,7 @@ def _banner(settings: Settings, services_users: int) -> None:
         typer.echo("  No users yet. Create the first admin in another terminal:\n"
                    "      .venv/bin/camera-center user add --role admin admin\n"
                    "  or start with CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN='admin:<password>'.")
-    typer.echo("  Add cameras: .venv/bin/camera-center cameras import config/cameras.example.csv"
-               "\n")
+    typer.echo(f"  Camera health: {url}/api/v1/fleet/health (signed in)\n")
 
 
 def _serve(settings: Settings) -> None:
@@ -89,32 +95,30 @@ def serve(config: ConfigOpt = None) -> None:
     _serve(settings)
 
 
-async def seed_demo_areas(services: Services, areas_csv: str) -> int:
-    """Province -> district -> the communes listed in *areas_csv* (code,name,kind)."""
-    who = system_principal("demo")
-    province = AreaCreate(id="TN", name="Tỉnh Thái Nguyên", kind=AreaKind.PROVINCE)
-    district = AreaCreate(id="PLG", name="Huyện Phú Lương", kind=AreaKind.DISTRICT,
-                          parent_id="TN")
-    existing = {a.id for a in await services.areas.list()}
-    if province.id not in existing:
-        await services.areas.create(province, who)
-    return await services.areas.seed_from_csv(areas_csv, who, parent=district)
-
-
 @app.command()
-def demo(config: ConfigOpt = None) -> None:
-    """Run the server with the demo area tree (Phú Lương district) in the registry."""
+def demo(config: ConfigOpt = None,
+         cameras: Annotated[bool, typer.Option(help="Run the simulated camera fleet")] = True
+         ) -> None:
+    """The server with the Phú Lương demo: area tree, 400 simulated cameras, live streams."""
     settings = _settings(config)
-
     areas_csv = DEMO_AREAS.read_text(encoding="utf-8-sig")
+    cameras_csv = DEMO_CAMERAS.read_bytes()
 
     async def seed(services: Services) -> int:
         created = await seed_demo_areas(services, areas_csv)
-        typer.echo(f"  demo areas: {created} created")
+        registered = await seed_demo_cameras(services, cameras_csv) if cameras else 0
+        typer.echo(f"  demo: {created} areas and {registered} cameras registered")
         return await services.users.count()
 
-    _banner(settings, _run(settings, seed))
-    _serve(settings)
+    users = _run(settings, seed)
+    if not cameras:
+        _banner(settings, users)
+        _serve(settings)
+        return
+    typer.echo("  starting the camera simulator (the first start encodes its scenes: ~30 s)")
+    with simulator(settings.data_dir):
+        _banner(settings, users)
+        _serve(settings)
 
 
 @app.command()
@@ -127,9 +131,6 @@ def sim(
     config: ConfigOpt = None,
 ) -> None:
     """Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/<id>/main and /sub)."""
-    from ingest.sim.app import run as run_sim
-    from ingest.sim.fleet import build_fleet, ids_from_csv, numbered_ids
-
     settings = _settings(config)
     ids = ids_from_csv(ids_from) if ids_from else numbered_ids(cameras)
     run_sim(build_fleet(ids), settings.data_dir / "sim-cache", rtsp_port=rtsp_port,

@@ -22,7 +22,7 @@ class _Window:
     """Counts over a sliding window of about *span* seconds (two half-windows)."""
 
     span: float = 10.0
-    started: float = field(default_factory=time.monotonic)
+    started: float | None = None  # first sample: rates do not count time before data
     count: int = 0
     total: float = 0.0
     prev_count: int = 0
@@ -31,22 +31,28 @@ class _Window:
 
     def add(self, value: float = 0.0, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        if now - self.started >= self.span / 2:
+        if self.started is None:
+            self.started = now
+        elif now - self.started >= self.span / 2:
             self.prev_count, self.prev_total = self.count, self.total
             self.prev_span = now - self.started
             self.started, self.count, self.total = now, 0, 0.0
         self.count += 1
         self.total += value
 
-    def rate(self, now: float | None = None) -> float:
+    def _span(self, now: float | None) -> float:
+        if self.started is None:
+            return 0.0
         now = time.monotonic() if now is None else now
-        span = self.prev_span + (now - self.started)
-        return (self.prev_count + self.count) / span if span > 0 else 0.0
+        return self.prev_span + (now - self.started)
+
+    def rate(self, now: float | None = None) -> float:
+        span = self._span(now)
+        return (self.prev_count + self.count) / span if span > 0.5 else 0.0
 
     def sum_rate(self, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        span = self.prev_span + (now - self.started)
-        return (self.prev_total + self.total) / span if span > 0 else 0.0
+        span = self._span(now)
+        return (self.prev_total + self.total) / span if span > 0.5 else 0.0
 
 
 @dataclass
@@ -63,6 +69,7 @@ class StreamHealth:
     decode_ms: float | None = None
     frames_decoded: int = 0
     connects: int = 0
+    attempts: int = 0
     failures: int = 0
     last_packet_at: float | None = None      # time.monotonic()
     last_frame_at: float | None = None       # time.monotonic() of the last decoded frame
@@ -105,5 +112,6 @@ class StreamHealth:
             "last_frame_age_s": (round(now - self.last_frame_at, 2)
                                  if self.last_frame_at else None),
             "connects": self.connects,
+            "attempts": self.attempts,
             "failures": self.failures,
         }

@@ -157,6 +157,9 @@ class StreamReader:
                 raise StreamError(StreamState.UNSUPPORTED, "the stream has no video")
             try:
                 ctx = video.codec_context
+                # One decoding thread: frame threading would hold several frames (and
+                # threads) per camera, and 400 cameras already keep every core busy.
+                ctx.thread_count = 1
                 ctx.skip_frame = "NONKEY"
             except Exception as exc:
                 raise StreamError(StreamState.UNSUPPORTED,

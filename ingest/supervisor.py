@@ -70,6 +70,7 @@ class _Worker:
         reader_options = replace(o.reader, decode_fps=self.stream.decode_fps)
         while not self.stop.is_set():
             self.health.set_state(StreamState.CONNECTING)
+            self.health.attempts += 1
             reader = StreamReader(self.stream.url, self.health,
                                   lambda frame: self.on_frame(cam, frame), reader_options,
                                   self.packet_sink)

@@ -21,6 +21,7 @@ from camera_center.auth.schemas import UserCreate
 from camera_center.registry.schemas import AreaCreate, AreaKind
 from camera_center.services import Services
 from camera_center.settings import Settings, load_settings
+from ingest.sim.process import SimProcess
 
 PG_ADMIN_DSN = os.environ.get("CC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "Correct-horse-42"
@@ -161,3 +162,20 @@ def camera_body(cam_id: str = "du-001", area: str = "DU", **extra: Any) -> dict[
             "sub_url": f"rtsp://127.0.0.10:554/{cam_id}/sub"}
     body.update(extra)
     return body
+
+
+# -- the camera simulator (a real RTSP server) ----------------------------------------------
+
+SIM_CACHE = Path(os.environ.get("CC_TEST_SIM_CACHE", "/tmp/camera-center-test-sim-cache"))
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimProcess]:
+    """24 simulated cameras (cam001..cam024) for the whole test session.
+
+    cam002 is H.265, cam003 needs credentials, cam015-16 street, cam017 intrusion,
+    cam018 line crossing, cam019 tamper; no scheduled outages.
+    Each test uses its own cameras, since faults last a while.
+    """
+    with SimProcess(SIM_CACHE, cameras=24, outages=False) as process:
+        yield process

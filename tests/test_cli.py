@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from camera_center.cli import seed_demo_areas
+from camera_center.demo import seed_demo_areas
 from camera_center.services import Services
 from camera_center.settings import load_settings
 

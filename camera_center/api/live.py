@@ -38,6 +38,7 @@ class CameraHealth(BaseModel):
     last_packet_age_s: float | None = None
     last_frame_age_s: float | None = None
     connects: int | None = None
+    attempts: int | None = None
     failures: int | None = None
 
 

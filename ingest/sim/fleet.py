@@ -36,7 +36,10 @@ class SimCamera:
     dark: DarkCycle | None = None
 
 
-def build_fleet(ids: list[str], *, h265_index: int = 1, auth_index: int = 2) -> list[SimCamera]:
+def build_fleet(ids: list[str], *, h265_index: int = 1, auth_index: int = 2,
+                outages: bool = True) -> list[SimCamera]:
+    """*outages*: whether the "dark" cameras really go dark on schedule (benchmarks and
+    tests turn that off to measure a steady fleet)."""
     fleet = []
     for i, cam_id in enumerate(ids):
         kind = _PATTERN[i % len(_PATTERN)]
@@ -45,7 +48,7 @@ def build_fleet(ids: list[str], *, h265_index: int = 1, auth_index: int = 2) -> 
             scene="street" if kind == "dark" else kind,
             codec="h265" if i == h265_index else "h264",
             needs_auth=i == auth_index,
-            dark=DarkCycle() if kind == "dark" else None,
+            dark=DarkCycle() if kind == "dark" and outages else None,
         ))
     return fleet
 

@@ -1,0 +1,206 @@
+"""Ingest cost at fleet scale, against the RTSP simulator, through the real code path.
+
+    python -m bench.ingest --cameras 400 --seconds 60
+
+Reports, for this process only (the simulator is a separate process): CPU cores
+used, CPU ms per camera-second, RSS total and per camera, decoded frames/s, frame
+delivery latency and staleness, cameras online. The baseline, measured in the same
+run on a subset, decodes every frame and converts it to a BGR array, as designs
+built on one ffmpeg/OpenCV decoder per camera do. Then a recovery test: the
+simulator is stopped for --outage seconds and started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import av
+import psutil
+
+from ingest.framehub import FrameHub
+from ingest.health import StreamState
+from ingest.rtsp import Frame
+from ingest.sim.process import SimProcess
+from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _wait_online(sup: Supervisor, n: int, timeout_s: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if sup.states().get(StreamState.ONLINE.value, 0) >= n:
+            return time.monotonic() - start
+        time.sleep(0.2)
+    return float("nan")
+
+
+async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float) -> dict[str, float]:
+    proc = psutil.Process()
+    hub = FrameHub(asyncio.get_running_loop())
+    latencies: list[float] = []
+    frames = 0
+    sub = hub.subscribe(maxsize=10_000)
+
+    async def drain() -> None:
+        nonlocal frames
+        while True:
+            _cam, frame = await sub.get()
+            latencies.append(time.time() - frame.captured_at)
+            frames += 1
+
+    drainer = asyncio.create_task(drain())
+    rss_before = proc.memory_info().rss
+    sup = Supervisor(hub.publish, SupervisorOptions())
+    for cam in ids:
+        sup.apply(CameraStream(cam, sim.url(cam), decode_fps=1.0))
+    online_after = await asyncio.to_thread(_wait_online, sup, len(ids), 120)
+    await asyncio.sleep(5)  # settle: first keyframes, probing
+    frames, latencies[:] = 0, []
+    cpu0, t0 = proc.cpu_times(), time.monotonic()
+    staleness: list[float] = []
+    while time.monotonic() - t0 < seconds:
+        await asyncio.sleep(1.0)
+        now = time.time()
+        for cam in ids:
+            frame = hub.latest(cam)
+            if frame is not None:
+                staleness.append(now - frame.captured_at)
+    cpu1, elapsed = proc.cpu_times(), time.monotonic() - t0
+    cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    rss = proc.memory_info().rss
+    online = sup.states().get(StreamState.ONLINE.value, 0)
+    sup.stop_all(join_timeout_s=10)
+    drainer.cancel()
+    return {
+        "cameras": len(ids), "online": online, "online_after_s": online_after,
+        "cores": cpu_s / elapsed, "cpu_ms_per_cam_s": cpu_s * 1000 / elapsed / len(ids),
+        "rss_mb": rss / 2**20, "rss_mb_per_cam": (rss - rss_before) / 2**20 / len(ids),
+        "frames_per_s": frames / elapsed,
+        "latency_p50_ms": _pct(latencies, 0.5) * 1000,
+        "latency_p95_ms": _pct(latencies, 0.95) * 1000,
+        "stale_p50_s": _pct(staleness, 0.5), "stale_p95_s": _pct(staleness, 0.95),
+    }
+
+
+def measure_full_decode(sim: SimProcess, ids: list[str], seconds: float) -> dict[str, float]:
+    """Baseline: every frame decoded and converted to BGR (one decoder per camera)."""
+    proc = psutil.Process()
+    stop = threading.Event()
+    decoded = [0] * len(ids)
+    ready = threading.Barrier(len(ids) + 1)
+
+    def read(i: int, cam: str) -> None:
+        container = av.open(sim.url(cam), options={"rtsp_transport": "tcp",
+                                                   "probesize": "65536",
+                                                   "analyzeduration": "500000"}, timeout=10)
+        try:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            ready.wait()
+            for packet in container.demux(stream):
+                if stop.is_set():
+                    break
+                for frame in packet.decode():
+                    frame.to_ndarray(format="bgr24")
+                    decoded[i] += 1
+        finally:
+            container.close()
+
+    threads = [threading.Thread(target=read, args=(i, c), daemon=True) for i, c in enumerate(ids)]
+    for t in threads:
+        t.start()
+    ready.wait(timeout=120)
+    time.sleep(3)
+    start_frames = sum(decoded)
+    cpu0, t0 = proc.cpu_times(), time.monotonic()
+    time.sleep(seconds)
+    cpu1, elapsed = proc.cpu_times(), time.monotonic() - t0
+    frames = sum(decoded) - start_frames
+    stop.set()
+    for t in threads:
+        t.join(timeout=10)
+    cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {"cameras": len(ids), "cores": cpu_s / elapsed,
+            "cpu_ms_per_cam_s": cpu_s * 1000 / elapsed / len(ids),
+            "frames_per_s": frames / elapsed}
+
+
+def measure_recovery(sim: SimProcess, ids: list[str], outage_s: float) -> dict[str, float]:
+    hub_frames: list[Frame] = []
+    sup = Supervisor(lambda _c, f: hub_frames.clear(), SupervisorOptions())
+    for cam in ids:
+        sup.apply(CameraStream(cam, sim.url(cam)))
+    _wait_online(sup, len(ids), 120)
+    sim.stop()
+    time.sleep(outage_s)
+    attempts_before = sum(sup.health(c).attempts for c in ids)  # type: ignore[union-attr]
+    sim.start()
+    restarted = time.monotonic()
+    peak, last, recovered = 0, attempts_before, float("nan")
+    while time.monotonic() - restarted < 180:
+        time.sleep(1.0)
+        total = sum(sup.health(c).attempts for c in ids)  # type: ignore[union-attr]
+        peak, last = max(peak, total - last), total
+        if sup.states().get(StreamState.ONLINE.value, 0) >= len(ids):
+            recovered = time.monotonic() - restarted
+            break
+    sup.stop_all(join_timeout_s=10)
+    return {"outage_s": outage_s, "all_online_after_restart_s": recovered,
+            "peak_attempts_per_s": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cameras", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--baseline-cameras", type=int, default=50)
+    parser.add_argument("--outage", type=float, default=30)
+    parser.add_argument("--skip-recovery", action="store_true")
+    parser.add_argument("--cache-dir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "camera-center-sim-cache")
+    args = parser.parse_args()
+
+    with SimProcess(args.cache_dir, cameras=args.cameras, outages=False) as sim:
+        ids = [f"cam{i:03d}" for i in range(1, args.cameras + 1)]
+        ids = [c for c in ids if c != "cam003"]  # the password-protected one
+        ours = asyncio.run(measure_ingest(sim, ids, args.seconds))
+        base = measure_full_decode(sim, ids[:args.baseline_cameras], args.seconds / 2)
+        recovery = None if args.skip_recovery else measure_recovery(sim, ids, args.outage)
+
+    print(f"\ningest benchmark: {ours['cameras']} cameras, 640x360 sub streams, 15 fps, "
+          f"1 s keyframes, {args.seconds:g} s")
+    print(f"{'':34}{'camera-center':>16}{'full decode':>14}")
+    print(f"{'cameras measured':34}{ours['cameras']:>16}{base['cameras']:>14}")
+    print(f"{'CPU cores used':34}{ours['cores']:>16.2f}{base['cores']:>14.2f}")
+    print(f"{'CPU ms per camera-second':34}{ours['cpu_ms_per_cam_s']:>16.2f}"
+          f"{base['cpu_ms_per_cam_s']:>14.2f}")
+    print(f"{'decoded frames/s':34}{ours['frames_per_s']:>16.1f}{base['frames_per_s']:>14.1f}")
+    print(f"{'RSS total (MB)':34}{ours['rss_mb']:>16.0f}")
+    print(f"{'RSS per camera (MB)':34}{ours['rss_mb_per_cam']:>16.2f}")
+    print(f"{'frame delivery p50 / p95 (ms)':34}"
+          f"{ours['latency_p50_ms']:>8.1f} /{ours['latency_p95_ms']:>6.1f}")
+    print(f"{'latest-frame age p50 / p95 (s)':34}{ours['stale_p50_s']:>8.2f} /"
+          f"{ours['stale_p95_s']:>6.2f}")
+    print(f"{'cameras online':34}{ours['online']:>16}")
+    print(f"{'all online after start (s)':34}{ours['online_after_s']:>16.1f}")
+    print(f"ratio: full decode costs {base['cpu_ms_per_cam_s'] / ours['cpu_ms_per_cam_s']:.1f}x "
+          "more CPU per camera")
+    if recovery:
+        print(f"recovery: simulator down {recovery['outage_s']:g} s -> all online "
+              f"{recovery['all_online_after_restart_s']:.1f} s after restart, peak "
+              f"{recovery['peak_attempts_per_s']} connection attempts/s")
+
+
+if __name__ == "__main__":
+    main()

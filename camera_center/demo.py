@@ -1,0 +1,55 @@
+"""The demo: the server, a simulated fleet of RTSP cameras, and a registry that knows them.
+
+The simulator runs as a child process (its GStreamer threads and the server's
+readers do not share one interpreter lock); it is stopped with the server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from camera_center.auth.roles import system_principal
+from camera_center.logs import get_logger
+from camera_center.registry.csv_io import import_cameras
+from camera_center.registry.schemas import AreaCreate, AreaKind, CameraUpdate
+from camera_center.services import Services
+from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, ids_from_csv
+from ingest.sim.process import SimProcess
+
+log = get_logger(__name__)
+
+DEMO_AREAS = Path("config/areas-phu-luong.csv")
+DEMO_CAMERAS = Path("config/cameras.example.csv")
+
+
+async def seed_demo_areas(services: Services, areas_csv: str) -> int:
+    """Province -> district -> the communes listed in *areas_csv* (code,name,kind)."""
+    who = system_principal("demo")
+    province = AreaCreate(id="TN", name="Tỉnh Thái Nguyên", kind=AreaKind.PROVINCE)
+    district = AreaCreate(id="PLG", name="Huyện Phú Lương", kind=AreaKind.DISTRICT,
+                          parent_id="TN")
+    existing = {a.id for a in await services.areas.list()}
+    if province.id not in existing:
+        await services.areas.create(province, who)
+    return await services.areas.seed_from_csv(areas_csv, who, parent=district)
+
+
+async def seed_demo_cameras(services: Services, cameras_csv: bytes) -> int:
+    """Register the simulated fleet once (an empty registry only)."""
+    if await services.cameras.all_ids():
+        return 0
+    who = system_principal("demo")
+    report = await import_cameras(services.cameras, cameras_csv, who, dry_run=False)
+    # The simulator's password-protected camera (see ingest.sim.fleet.build_fleet).
+    protected = next(c for c in build_fleet(ids_from_csv(DEMO_CAMERAS)) if c.needs_auth)
+    await services.cameras.update(protected.id, CameraUpdate(
+        username=SIM_USERNAME, password=SecretStr(SIM_PASSWORD)), who)
+    return report.created
+
+
+def simulator(data_dir: Path, rtsp_port: int = 8554, control_port: int = 8555) -> SimProcess:
+    """The demo fleet's simulator (a context manager; the first start encodes the scenes)."""
+    return SimProcess(data_dir / "sim-cache", ids_from=DEMO_CAMERAS, rtsp_port=rtsp_port,
+                      control_port=control_port, quiet=False)

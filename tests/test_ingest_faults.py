@@ -1,0 +1,169 @@
+"""Ingest against the real simulator: every fault is reported, the other cameras carry on."""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ingest.health import StreamState
+from ingest.rtsp import Frame, ReaderOptions
+from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
+from ingest.sim.process import SimProcess
+from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+
+FAST = SupervisorOptions(reader=ReaderOptions(open_timeout_s=4, read_timeout_s=3),
+                         backoff_initial_s=0.3, backoff_cap_s=1.5,
+                         auth_backoff_initial_s=30, auth_backoff_cap_s=60)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.frames: dict[str, list[Frame]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, cam: str, frame: Frame) -> None:
+        with self.lock:
+            self.frames.setdefault(cam, []).append(frame)
+
+    def count(self, cam: str) -> int:
+        with self.lock:
+            return len(self.frames.get(cam, []))
+
+
+@pytest.fixture
+def frames() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def supervisor(frames: Recorder) -> Iterator[Supervisor]:
+    sup = Supervisor(frames, FAST)
+    yield sup
+    sup.stop_all(join_timeout_s=5)
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout_s} s")
+
+
+def state(sup: Supervisor, cam: str) -> StreamState:
+    health = sup.health(cam)
+    assert health is not None
+    return health.state
+
+
+def watch(sup: Supervisor, sim: SimProcess, *cams: str) -> None:
+    for cam in cams:
+        sup.apply(CameraStream(cam, sim.url(cam)))
+    for cam in cams:
+        wait_for(lambda c=cam: state(sup, c) is StreamState.ONLINE, 20, f"{cam} online")
+
+
+def test_h264_h265_and_password_cameras_stream_frames(sim: SimProcess, supervisor: Supervisor,
+                                                      frames: Recorder) -> None:
+    watch(supervisor, sim, "cam001", "cam002")
+    supervisor.apply(CameraStream("cam003", sim.url("cam003", credentials=f"{SIM_USERNAME}:"
+                                                                          f"{SIM_PASSWORD}")))
+    wait_for(lambda: all(frames.count(c) >= 1 for c in ("cam001", "cam002", "cam003")), 20,
+             "a frame from each camera")
+    h265 = supervisor.health("cam002").snapshot()
+    assert h265["codec"] == "hevc" and h265["width"] == 640 and h265["height"] == 360
+    frame = frames.frames["cam001"][0]
+    assert frame.image.shape == (180, 320, 3) and frame.keyframe
+    wait_for(lambda: (supervisor.health("cam001").keyframe_interval_s or 0) > 0, 5, "GOP seen")
+    h264 = supervisor.health("cam001").snapshot()
+    assert 12 <= h264["fps_in"] <= 18 and h264["keyframe_interval_s"] == pytest.approx(1, 0.1)
+
+
+def test_wrong_password_is_an_auth_failure_without_a_retry_storm(sim: SimProcess,
+                                                                 supervisor: Supervisor) -> None:
+    supervisor.apply(CameraStream("cam003", sim.url("cam003", credentials="admin:wrong-one")))
+    wait_for(lambda: state(supervisor, "cam003") is StreamState.AUTH_FAILED, 15, "auth_failed")
+    health = supervisor.health("cam003")
+    assert health.last_error == "the camera refused the credentials (401)"
+    time.sleep(3)
+    assert health.attempts == 1  # the next try waits tens of seconds, not a storm
+
+
+def test_stalled_camera_is_marked_stalled_within_10_s(sim: SimProcess, supervisor: Supervisor
+                                                      ) -> None:
+    watch(supervisor, sim, "cam004", "cam005")
+    sim.fault("cam004", "stall", seconds=12)
+    took = wait_for(lambda: state(supervisor, "cam004") is StreamState.STALLED, 10, "stalled")
+    assert took <= 10
+    assert "no data" in supervisor.health("cam004").last_error
+    assert state(supervisor, "cam005") is StreamState.ONLINE
+    wait_for(lambda: state(supervisor, "cam004") is StreamState.ONLINE, 25, "back online")
+
+
+def test_camera_that_goes_dark_is_offline_then_recovers(sim: SimProcess, supervisor: Supervisor
+                                                        ) -> None:
+    watch(supervisor, sim, "cam006", "cam007")
+    sim.fault("cam006", "stop", seconds=5)
+    wait_for(lambda: state(supervisor, "cam006") in (StreamState.OFFLINE, StreamState.CONNECTING)
+             and supervisor.health("cam006").failures > 0, 10, "offline")
+    assert supervisor.health("cam006").last_error
+    assert state(supervisor, "cam007") is StreamState.ONLINE
+    wait_for(lambda: state(supervisor, "cam006") is StreamState.ONLINE, 25, "recovered")
+
+
+def test_garbage_bytes_do_not_stop_the_camera_or_the_others(sim: SimProcess,
+                                                            supervisor: Supervisor,
+                                                            frames: Recorder) -> None:
+    watch(supervisor, sim, "cam008", "cam009")
+    sim.fault("cam008", "garbage", frames=45)
+    time.sleep(4)
+    before = frames.count("cam008")
+    wait_for(lambda: state(supervisor, "cam008") is StreamState.ONLINE
+             and frames.count("cam008") > before, 30, "clean frames again")
+    assert state(supervisor, "cam009") is StreamState.ONLINE
+
+
+def test_resolution_change_mid_stream_is_followed(sim: SimProcess, supervisor: Supervisor,
+                                                  frames: Recorder) -> None:
+    watch(supervisor, sim, "cam010")
+    wait_for(lambda: frames.count("cam010") >= 1, 10, "first frame")
+    sim.fault("cam010", "resolution")
+    wait_for(lambda: supervisor.health("cam010").width == 480, 20, "new size")
+    assert frames.frames["cam010"][-1].source_width == 480
+    assert frames.frames["cam010"][-1].image.shape[1] == 320  # analysis size unchanged
+
+
+def test_camera_refusing_us_is_reported_as_auth_failed(sim: SimProcess, supervisor: Supervisor
+                                                       ) -> None:
+    watch(supervisor, sim, "cam011")
+    sim.fault("cam011", "refuse", seconds=20)
+    wait_for(lambda: state(supervisor, "cam011") is StreamState.AUTH_FAILED, 15, "auth_failed")
+
+
+def test_slow_starting_camera_comes_online(sim: SimProcess, supervisor: Supervisor) -> None:
+    sim.fault("cam012", "slow_start", seconds=2)
+    supervisor.apply(CameraStream("cam012", sim.url("cam012")))
+    wait_for(lambda: state(supervisor, "cam012") is StreamState.ONLINE, 20, "online")
+
+
+def test_unreachable_camera_is_offline_with_a_reason(supervisor: Supervisor) -> None:
+    supervisor.apply(CameraStream("cam900", "rtsp://127.0.0.1:9/nothing"))
+    wait_for(lambda: state(supervisor, "cam900") is StreamState.OFFLINE, 10, "offline")
+    assert supervisor.health("cam900").last_error == "connection refused"
+
+
+def test_unknown_mount_is_offline_not_a_crash(sim: SimProcess, supervisor: Supervisor) -> None:
+    supervisor.apply(CameraStream("cam901", sim.url("no-such-camera")))
+    wait_for(lambda: state(supervisor, "cam901") is StreamState.OFFLINE, 10, "offline")
+    assert "404" in supervisor.health("cam901").last_error
+
+
+def test_quiet_scene_is_decoded_less_often_than_a_busy_one(sim: SimProcess,
+                                                           supervisor: Supervisor,
+                                                           frames: Recorder) -> None:
+    watch(supervisor, sim, "cam013", "cam015")  # quiet, street
+    time.sleep(16)
+    assert frames.count("cam013") < frames.count("cam015")
+    assert frames.count("cam013") >= 2  # snapshots and tamper checks still get frames

@@ -1,0 +1,86 @@
+"""Reader building blocks: error words, activity from packet sizes, backoff, frame hub."""
+
+import asyncio
+import random
+
+import av.error
+import numpy as np
+
+from ingest.backoff import Backoff
+from ingest.framehub import FrameHub
+from ingest.health import StreamHealth, StreamState
+from ingest.rtsp import Frame, _Activity, explain
+
+
+def test_errors_become_states_and_words_without_the_url() -> None:
+    url = "rtsp://admin:Secret-99@127.0.0.1/x"
+    cases = [
+        (av.error.HTTPUnauthorizedError(401, "Unauthorized", url), StreamState.AUTH_FAILED),
+        (av.error.DecoderNotFoundError(1, "no decoder", url), StreamState.UNSUPPORTED),
+        (ConnectionRefusedError(111, "Connection refused", url), StreamState.OFFLINE),
+        (av.error.ExitError(1, "Immediate exit requested", url), StreamState.OFFLINE),
+    ]
+    for exc, wanted in cases:
+        err = explain(exc)
+        assert err.state is wanted
+        assert "Secret-99" not in err.message and "rtsp://" not in err.message
+
+
+def test_activity_follows_packet_sizes_not_decoding() -> None:
+    activity = _Activity()
+    for _gop in range(5):  # a still scene: tiny P-frames
+        activity.add(20_000, keyframe=True)
+        for _ in range(14):
+            activity.add(45, keyframe=False)
+    activity.add(20_000, keyframe=True)
+    assert not activity.active
+    for _ in range(14):  # someone walks in: P-frames grow
+        activity.add(2_500, keyframe=False)
+    activity.add(20_000, keyframe=True)
+    assert activity.active
+
+
+def test_backoff_grows_to_a_cap_with_jitter_and_resets() -> None:
+    backoff = Backoff(initial_s=1, cap_s=8, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(8)]
+    assert all(0.5 <= d <= 1 for d in delays[:1])
+    assert all(d <= 8 for d in delays) and max(delays) >= 4
+    assert len(set(delays)) == len(delays)  # jittered
+    backoff.reset()
+    assert backoff.next_delay() <= 1
+
+
+def test_health_remembers_how_long_a_camera_has_been_down() -> None:
+    health = StreamHealth()
+    health.set_state(StreamState.ONLINE)
+    assert health.down_since is None
+    health.set_state(StreamState.OFFLINE, "connection refused")
+    since = health.down_since
+    health.set_state(StreamState.CONNECTING)  # reconnect attempts do not reset the clock
+    assert health.down_since == since and health.last_error == "connection refused"
+
+
+def _frame(value: int) -> Frame:
+    return Frame(np.full((2, 2, 3), value, np.uint8), captured_at=0.0, pts_s=None,
+                 keyframe=True, active=False, source_width=2, source_height=2)
+
+
+async def test_slow_subscriber_loses_oldest_frames_and_never_blocks() -> None:
+    hub = FrameHub(asyncio.get_running_loop())
+    sub = hub.subscribe(maxsize=3)
+    for i in range(10):
+        hub.publish("cam", _frame(i))
+    await asyncio.sleep(0.05)
+    got = [int((await sub.get())[1].image[0, 0, 0]) for _ in range(3)]
+    assert got == [7, 8, 9] and sub.dropped == 7
+    assert int(hub.latest("cam").image[0, 0, 0]) == 9
+
+
+async def test_subscription_filters_by_camera() -> None:
+    hub = FrameHub(asyncio.get_running_loop())
+    sub = hub.subscribe(["b"])
+    hub.publish("a", _frame(1))
+    hub.publish("b", _frame(2))
+    await asyncio.sleep(0.05)
+    cam, _ = await sub.get()
+    assert cam == "b" and sub.queue.empty()
