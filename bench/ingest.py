@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +29,7 @@ from ingest.health import StreamState
 from ingest.rtsp import Frame
 from ingest.sim.process import SimProcess
 from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+from ingest.workers import ShardedSupervisor
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -45,12 +48,21 @@ def _wait_online(sup: Supervisor, n: int, timeout_s: float) -> float:
     return float("nan")
 
 
-async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float) -> dict[str, float]:
-    proc = psutil.Process()
+def _cpu_rss(procs: list[psutil.Process]) -> tuple[float, float]:
+    cpu = rss = 0.0
+    for p in procs:
+        t = p.cpu_times()
+        cpu += t.user + t.system
+        rss += p.memory_info().rss
+    return cpu, rss
+
+
+async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
+                         workers: int) -> dict[str, float]:
     hub = FrameHub(asyncio.get_running_loop())
     latencies: list[float] = []
     frames = 0
-    sub = hub.subscribe(maxsize=10_000)
+    sub = hub.subscribe(maxsize=1000)
 
     async def drain() -> None:
         nonlocal frames
@@ -60,32 +72,41 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float) -> dic
             frames += 1
 
     drainer = asyncio.create_task(drain())
-    rss_before = proc.memory_info().rss
-    sup = Supervisor(hub.publish, SupervisorOptions())
+    main = psutil.Process()
+    _, rss_before = _cpu_rss([main])
+    sup: Supervisor | ShardedSupervisor = (
+        ShardedSupervisor(hub.publish, SupervisorOptions(), workers=workers) if workers
+        else Supervisor(hub.publish, SupervisorOptions()))
+    procs = [main] + ([psutil.Process(pid) for pid in sup.pids()]
+                      if isinstance(sup, ShardedSupervisor) else [])
+    # A spawned worker starts from scratch: count its baseline as the server's own cost.
+    await asyncio.sleep(3)
+    _, rss_idle = _cpu_rss(procs)
     for cam in ids:
         sup.apply(CameraStream(cam, sim.url(cam), decode_fps=1.0))
     online_after = await asyncio.to_thread(_wait_online, sup, len(ids), 120)
     await asyncio.sleep(5)  # settle: first keyframes, probing
     frames, latencies[:] = 0, []
-    cpu0, t0 = proc.cpu_times(), time.monotonic()
+    cpu0, _ = _cpu_rss(procs)
+    t0 = time.monotonic()
     staleness: list[float] = []
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
-        now = time.time()
         for cam in ids:
             frame = hub.latest(cam)
             if frame is not None:
-                staleness.append(now - frame.captured_at)
-    cpu1, elapsed = proc.cpu_times(), time.monotonic() - t0
-    cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    rss = proc.memory_info().rss
+                staleness.append(time.time() - frame.captured_at)
+    cpu1, rss = _cpu_rss(procs)
+    elapsed = time.monotonic() - t0
+    cpu_s = cpu1 - cpu0
     online = sup.states().get(StreamState.ONLINE.value, 0)
     sup.stop_all(join_timeout_s=10)
     drainer.cancel()
     return {
         "cameras": len(ids), "online": online, "online_after_s": online_after,
         "cores": cpu_s / elapsed, "cpu_ms_per_cam_s": cpu_s * 1000 / elapsed / len(ids),
-        "rss_mb": rss / 2**20, "rss_mb_per_cam": (rss - rss_before) / 2**20 / len(ids),
+        "rss_mb": rss / 2**20, "rss_mb_per_cam": (rss - rss_idle) / 2**20 / len(ids),
+        "rss_fixed_mb": (rss_idle - rss_before) / 2**20, "workers": workers,
         "frames_per_s": frames / elapsed,
         "latency_p50_ms": _pct(latencies, 0.5) * 1000,
         "latency_p95_ms": _pct(latencies, 0.95) * 1000,
@@ -136,19 +157,25 @@ def measure_full_decode(sim: SimProcess, ids: list[str], seconds: float) -> dict
             "frames_per_s": frames / elapsed}
 
 
-def measure_recovery(sim: SimProcess, ids: list[str], outage_s: float) -> dict[str, float]:
-    hub_frames: list[Frame] = []
-    sup = Supervisor(lambda _c, f: hub_frames.clear(), SupervisorOptions())
+def measure_recovery(sim: SimProcess, ids: list[str], outage_s: float,
+                     workers: int) -> dict[str, float]:
+    def ignore(_cam: str, _frame: Frame) -> None:
+        pass
+
+    sup: Supervisor | ShardedSupervisor = (
+        ShardedSupervisor(ignore, SupervisorOptions(), workers=workers) if workers
+        else Supervisor(ignore, SupervisorOptions()))
     for cam in ids:
         sup.apply(CameraStream(cam, sim.url(cam)))
     _wait_online(sup, len(ids), 120)
     sim.stop()
     time.sleep(outage_s)
+    time.sleep(1.5)  # let the workers report the failures
     attempts_before = sum(sup.health(c).attempts for c in ids)  # type: ignore[union-attr]
     sim.start()
     restarted = time.monotonic()
     peak, last, recovered = 0, attempts_before, float("nan")
-    while time.monotonic() - restarted < 180:
+    while time.monotonic() - restarted < 300:
         time.sleep(1.0)
         total = sum(sup.health(c).attempts for c in ids)  # type: ignore[union-attr]
         peak, last = max(peak, total - last), total
@@ -167,6 +194,8 @@ def main() -> None:
     parser.add_argument("--baseline-cameras", type=int, default=50)
     parser.add_argument("--outage", type=float, default=30)
     parser.add_argument("--skip-recovery", action="store_true")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="reader processes (0: threads in this process)")
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "camera-center-sim-cache")
     args = parser.parse_args()
@@ -174,9 +203,13 @@ def main() -> None:
     with SimProcess(args.cache_dir, cameras=args.cameras, outages=False) as sim:
         ids = [f"cam{i:03d}" for i in range(1, args.cameras + 1)]
         ids = [c for c in ids if c != "cam003"]  # the password-protected one
-        ours = asyncio.run(measure_ingest(sim, ids, args.seconds))
+        print("measuring ingest...", file=sys.stderr)
+        ours = asyncio.run(measure_ingest(sim, ids, args.seconds, args.workers))
+        print("measuring the full-decode baseline...", file=sys.stderr)
         base = measure_full_decode(sim, ids[:args.baseline_cameras], args.seconds / 2)
-        recovery = None if args.skip_recovery else measure_recovery(sim, ids, args.outage)
+        print("measuring recovery...", file=sys.stderr)
+        recovery = None if args.skip_recovery else measure_recovery(sim, ids, args.outage,
+                                                                    args.workers)
 
     print(f"\ningest benchmark: {ours['cameras']} cameras, 640x360 sub streams, 15 fps, "
           f"1 s keyframes, {args.seconds:g} s")
@@ -188,6 +221,8 @@ def main() -> None:
     print(f"{'decoded frames/s':34}{ours['frames_per_s']:>16.1f}{base['frames_per_s']:>14.1f}")
     print(f"{'RSS total (MB)':34}{ours['rss_mb']:>16.0f}")
     print(f"{'RSS per camera (MB)':34}{ours['rss_mb_per_cam']:>16.2f}")
+    print(f"{'RSS of idle workers (MB)':34}{ours['rss_fixed_mb']:>16.0f}")
+    print(f"{'reader processes':34}{ours['workers']:>16}")
     print(f"{'frame delivery p50 / p95 (ms)':34}"
           f"{ours['latency_p50_ms']:>8.1f} /{ours['latency_p95_ms']:>6.1f}")
     print(f"{'latest-frame age p50 / p95 (s)':34}{ours['stale_p50_s']:>8.2f} /"

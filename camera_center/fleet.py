@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from camera_center.events import Event, EventBus
@@ -20,24 +22,31 @@ from ingest.framehub import FrameHub
 from ingest.health import StreamState
 from ingest.rtsp import ReaderOptions
 from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+from ingest.workers import ShardedSupervisor
 
 log = get_logger(__name__)
 
 
 class Fleet:
-    def __init__(self, registry: CameraRegistry, bus: EventBus, settings: IngestSettings) -> None:
+    def __init__(self, registry: CameraRegistry, bus: EventBus, settings: IngestSettings,
+                 worker_setup: Callable[[], None] | None = None) -> None:
         self.registry = registry
         self.bus = bus
         self.settings = settings
         self.hub = FrameHub(asyncio.get_running_loop())
-        self.supervisor = Supervisor(self.hub.publish, SupervisorOptions(
+        options = SupervisorOptions(
             reader=ReaderOptions(open_timeout_s=settings.open_timeout_s,
                                  read_timeout_s=settings.read_timeout_s,
                                  analysis_width=settings.analysis_width,
                                  idle_decode_interval_s=settings.idle_decode_interval_s),
             backoff_cap_s=settings.backoff_cap_s,
             auth_backoff_cap_s=settings.auth_backoff_cap_s,
-        ))
+        )
+        workers = (os.cpu_count() or 1) if settings.worker_processes is None \
+            else settings.worker_processes
+        self.supervisor: Supervisor | ShardedSupervisor = (
+            ShardedSupervisor(self.hub.publish, options, workers=workers, setup=worker_setup)
+            if workers > 0 else Supervisor(self.hub.publish, options))
         self._reported_offline: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -55,7 +64,7 @@ class Fleet:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.supervisor.stop_all(join_timeout_s=2.0)
+        await asyncio.to_thread(self.supervisor.stop_all, 2.0)
 
     async def _sync(self, camera_id: str) -> None:
         """Make the reader for *camera_id* match the registry."""

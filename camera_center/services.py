@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -12,6 +13,7 @@ from camera_center.auth.users import UserDirectory
 from camera_center.crypto import CredentialCipher, load_or_create_secrets
 from camera_center.events import EventBus
 from camera_center.fleet import Fleet
+from camera_center.logs import configure_logging
 from camera_center.registry.areas import AreaRegistry
 from camera_center.registry.cameras import CameraRegistry
 from camera_center.settings import Settings
@@ -90,7 +92,9 @@ class Services:
 
     async def start_ingest(self) -> None:
         if self.settings.ingest.enabled:
-            self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest)
+            log_setup = functools.partial(configure_logging, self.settings.logging.level,
+                                          self.settings.logging.format)
+            self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest, log_setup)
             await self.fleet.start()
 
     async def close(self) -> None:

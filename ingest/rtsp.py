@@ -129,12 +129,14 @@ class StreamReader:
 
     def __init__(self, url: str, health: StreamHealth, on_frame: FrameSink,
                  options: ReaderOptions | None = None,
-                 on_packet: PacketSink | None = None) -> None:
+                 on_packet: PacketSink | None = None,
+                 open_slots: threading.BoundedSemaphore | None = None) -> None:
         self._url = url  # holds credentials: never log it
         self.health = health
         self.on_frame = on_frame
         self.on_packet = on_packet
         self.options = options or ReaderOptions()
+        self._open_slots = open_slots
 
     def _open(self) -> Any:
         o = self.options
@@ -148,7 +150,15 @@ class StreamReader:
     def run(self, stop: threading.Event) -> None:
         h = self.health
         try:
-            container = self._open()
+            if self._open_slots is None:
+                container = self._open()
+            else:
+                # Few opens at a time: after an outage 400 cameras would otherwise all
+                # connect at once and time out against an overloaded recorder or switch.
+                with self._open_slots:
+                    if stop.is_set():
+                        return
+                    container = self._open()
         except Exception as exc:
             raise explain(exc) from None
         try:

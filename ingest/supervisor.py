@@ -7,6 +7,7 @@ GIL while it does); the server's event loop never waits on a camera.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections import Counter
@@ -45,15 +46,27 @@ class SupervisorOptions:
     # A refused password will not fix itself: retry slowly, never in a storm.
     auth_backoff_initial_s: float = 30.0
     auth_backoff_cap_s: float = 300.0
+    max_concurrent_opens: int = 8
 
 
 FrameCallback = Callable[[str, Frame], None]
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives busy threads their own malloc arenas (up to 8 per core); with hundreds
+    of reader threads, freed memory stays scattered over them and RSS keeps growing."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 class _Worker:
     def __init__(self, stream: CameraStream, options: SupervisorOptions,
-                 on_frame: FrameCallback, packet_sink: PacketSink | None) -> None:
+                 on_frame: FrameCallback, packet_sink: PacketSink | None,
+                 open_slots: threading.BoundedSemaphore) -> None:
         self.stream = stream
+        self.open_slots = open_slots
         self.options = options
         self.on_frame = on_frame
         self.packet_sink = packet_sink
@@ -73,7 +86,7 @@ class _Worker:
             self.health.attempts += 1
             reader = StreamReader(self.stream.url, self.health,
                                   lambda frame: self.on_frame(cam, frame), reader_options,
-                                  self.packet_sink)
+                                  self.packet_sink, self.open_slots)
             started = time.monotonic()
             try:
                 reader.run(self.stop)
@@ -108,6 +121,8 @@ class Supervisor:
         self.packet_sink_for = packet_sink_for or (lambda _cam: None)
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
+        self._open_slots = threading.BoundedSemaphore(self.options.max_concurrent_opens)
+        _limit_malloc_arenas()
 
     def apply(self, stream: CameraStream) -> None:
         """Start reading *stream*, or restart if its address or decode rate changed."""
@@ -119,7 +134,7 @@ class Supervisor:
             if current is not None:
                 current.stop.set()
             worker = _Worker(stream, self.options, self.on_frame,
-                             self.packet_sink_for(stream.camera_id))
+                             self.packet_sink_for(stream.camera_id), self._open_slots)
             self._workers[stream.camera_id] = worker
         worker.thread.start()
         log.info("camera reading", camera_id=stream.camera_id,

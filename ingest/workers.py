@@ -1,0 +1,179 @@
+"""Ingest spread over worker processes, so that hundreds of reader threads neither fight
+the server's event loop for the interpreter lock nor leave the other cores idle.
+
+Each worker process runs a :class:`~ingest.supervisor.Supervisor` for the cameras
+hashed to it and sends back decoded frames and, once a second, the health of its
+cameras. :class:`ShardedSupervisor` offers the same calls as ``Supervisor``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import structlog
+
+from ingest.health import StreamHealth, StreamState
+from ingest.supervisor import CameraStream, FrameCallback, Supervisor, SupervisorOptions
+
+log = structlog.stdlib.get_logger("ingest.workers")
+
+_HEALTH_PERIOD_S = 1.0
+# Frames waiting for the server; past this a worker drops new frames rather than block
+# its readers (the frame hub keeps only the latest frame per camera anyway).
+_QUEUE_FRAMES = 512
+
+
+def _worker_main(index: int, commands: Connection, results: Any,
+                 options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
+    if setup is not None:
+        setup()
+    dropped = 0
+
+    def send_frame(camera_id: str, frame: Any) -> None:
+        nonlocal dropped
+        try:
+            results.put_nowait(("frame", camera_id, frame))
+        except queue.Full:
+            dropped += 1
+
+    sup = Supervisor(send_frame, options)
+    last = 0.0
+    while True:
+        if commands.poll(0.2):
+            try:
+                op, arg = commands.recv()
+            except EOFError:  # the server went away
+                break
+            if op == "apply":
+                sup.apply(arg)
+            elif op == "remove":
+                sup.remove(arg)
+            elif op == "stop":
+                break
+        now = time.monotonic()
+        if now - last >= _HEALTH_PERIOD_S:
+            last = now
+            snapshot = {cam: h for cam in sup.camera_ids() if (h := sup.health(cam))}
+            try:
+                results.put(("health", index, snapshot, dropped), timeout=1)
+            except queue.Full:
+                pass
+    sup.stop_all(join_timeout_s=2)
+
+
+class ShardedSupervisor:
+    def __init__(self, on_frame: FrameCallback, options: SupervisorOptions | None = None,
+                 workers: int = 2, setup: Callable[[], None] | None = None) -> None:
+        """*setup* runs first in each worker (e.g. logging configuration); it must be a
+        module-level function so it can be sent to the process."""
+        self.on_frame = on_frame
+        self.options = options or SupervisorOptions()
+        ctx = mp.get_context("spawn")  # no fork: the server has threads and an event loop
+        self._results: Any = ctx.Queue(_QUEUE_FRAMES)
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        for i in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker_main, name=f"ingest-{i}", daemon=True,
+                               args=(i, child, self._results, self.options, setup))
+            proc.start()
+            self._conns.append(parent)
+            self._procs.append(proc)
+        self._lock = threading.Lock()
+        self._assigned: dict[str, CameraStream] = {}
+        self._health: dict[str, StreamHealth] = {}
+        self.dropped_frames = 0
+        self._running = True
+        self._receiver = threading.Thread(target=self._receive, name="ingest-results",
+                                          daemon=True)
+        self._receiver.start()
+
+    def _shard(self, camera_id: str) -> int:
+        return zlib.crc32(camera_id.encode()) % len(self._conns)
+
+    def _send(self, camera_id: str, op: str, arg: Any) -> None:
+        with self._lock:
+            self._conns[self._shard(camera_id)].send((op, arg))
+
+    def _receive(self) -> None:
+        dropped: dict[int, int] = {}
+        while self._running:
+            try:
+                message = self._results.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            if message[0] == "frame":
+                _, camera_id, frame = message
+                if camera_id in self._assigned:
+                    self.on_frame(camera_id, frame)
+            else:
+                _, index, snapshot, worker_dropped = message
+                dropped[index] = worker_dropped
+                self.dropped_frames = sum(dropped.values())
+                with self._lock:
+                    for camera_id, health in snapshot.items():
+                        if camera_id in self._assigned:
+                            self._health[camera_id] = health
+
+    def apply(self, stream: CameraStream) -> None:
+        with self._lock:
+            current = self._assigned.get(stream.camera_id)
+            if current is not None and current.url == stream.url \
+                    and current.decode_fps == stream.decode_fps:
+                return
+            self._assigned[stream.camera_id] = stream
+            self._health[stream.camera_id] = StreamHealth()
+        self._send(stream.camera_id, "apply", stream)
+
+    def remove(self, camera_id: str) -> bool:
+        with self._lock:
+            known = self._assigned.pop(camera_id, None) is not None
+            self._health.pop(camera_id, None)
+        if known:
+            self._send(camera_id, "remove", camera_id)
+        return known
+
+    def camera_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._assigned)
+
+    def health(self, camera_id: str) -> StreamHealth | None:
+        with self._lock:
+            return self._health.get(camera_id)
+
+    def states(self) -> Counter[str]:
+        with self._lock:
+            return Counter(h.state.value for h in self._health.values())
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.pid is not None]
+
+    def stop_all(self, join_timeout_s: float = 0.0) -> None:
+        with self._lock:
+            self._assigned.clear()
+            self._health.clear()
+            for conn in self._conns:
+                try:
+                    conn.send(("stop", None))
+                except (OSError, BrokenPipeError):
+                    pass
+        deadline = time.monotonic() + max(join_timeout_s, 3.0)
+        for proc in self._procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.terminate()
+        self._running = False
+        self._receiver.join(timeout=2)
+
+
+__all__ = ["ShardedSupervisor", "StreamState"]
