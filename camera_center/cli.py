@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import httpx
 import typer
 import uvicorn
 from pydantic import SecretStr, ValidationError
@@ -135,6 +136,35 @@ def sim(
     ids = ids_from_csv(ids_from) if ids_from else numbered_ids(cameras)
     run_sim(build_fleet(ids), settings.data_dir / "sim-cache", rtsp_port=rtsp_port,
             control_port=control_port)
+
+
+@app.command("sim-fault")
+def sim_fault(
+    camera_id: str,
+    kind: Annotated[str, typer.Argument(
+        help="stop | stall | garbage | resolution | refuse | slow_start | clear")],
+    seconds: Annotated[float, typer.Option(help="How long (stop, stall, refuse, slow_start)")
+                       ] = 10.0,
+    frames: Annotated[int, typer.Option(help="How many frames (garbage)")] = 30,
+    control: Annotated[str, typer.Option(help="Simulator control URL")
+                       ] = "http://127.0.0.1:8555",
+) -> None:
+    """Inject a fault into one simulated camera (the simulator must be running)."""
+    try:
+        if kind == "clear":
+            r = httpx.delete(f"{control}/cameras/{camera_id}/faults", timeout=5)
+        else:
+            r = httpx.post(f"{control}/cameras/{camera_id}/faults", timeout=5,
+                           json={"kind": kind, "seconds": seconds, "frames": frames})
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the simulator at {control}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if r.status_code >= 400:
+        detail = r.json().get("detail") if r.headers.get("content-type", "").startswith(
+            "application/json") else r.text
+        typer.echo(f"error: {detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{kind} -> {camera_id}: ok")
 
 
 @app.command()

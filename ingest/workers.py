@@ -9,7 +9,6 @@ cameras. :class:`ShardedSupervisor` offers the same calls as ``Supervisor``.
 from __future__ import annotations
 
 import multiprocessing as mp
-import queue
 import threading
 import time
 import zlib
@@ -26,25 +25,44 @@ from ingest.supervisor import CameraStream, FrameCallback, Supervisor, Superviso
 log = structlog.stdlib.get_logger("ingest.workers")
 
 _HEALTH_PERIOD_S = 1.0
-# Frames waiting for the server; past this a worker drops new frames rather than block
-# its readers (the frame hub keeps only the latest frame per camera anyway).
-_QUEUE_FRAMES = 512
 
 
-def _worker_main(index: int, commands: Connection, results: Any,
+class _Sender:
+    """Frames and health to the server over a pipe, written by the thread that has them.
+
+    (A multiprocessing.Queue would hand them to a feeder thread, which starves behind
+    hundreds of reader threads and delivers frames tens of seconds late.) A frame that
+    finds the pipe busy is dropped rather than holding up its reader: the server keeps
+    only the latest frame per camera anyway.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.dropped = 0
+
+    def frame(self, camera_id: str, frame: Any) -> None:
+        if not self.lock.acquire(timeout=0.05):
+            self.dropped += 1
+            return
+        try:
+            self.conn.send(("frame", camera_id, frame))
+        except (OSError, BrokenPipeError):
+            self.dropped += 1
+        finally:
+            self.lock.release()
+
+    def health(self, snapshot: dict[str, StreamHealth]) -> None:
+        with self.lock:
+            self.conn.send(("health", snapshot, self.dropped))
+
+
+def _worker_main(index: int, commands: Connection, results: Connection,
                  options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
     if setup is not None:
         setup()
-    dropped = 0
-
-    def send_frame(camera_id: str, frame: Any) -> None:
-        nonlocal dropped
-        try:
-            results.put_nowait(("frame", camera_id, frame))
-        except queue.Full:
-            dropped += 1
-
-    sup = Supervisor(send_frame, options)
+    sender = _Sender(results)
+    sup = Supervisor(sender.frame, options)
     last = 0.0
     while True:
         if commands.poll(0.2):
@@ -61,11 +79,10 @@ def _worker_main(index: int, commands: Connection, results: Any,
         now = time.monotonic()
         if now - last >= _HEALTH_PERIOD_S:
             last = now
-            snapshot = {cam: h for cam in sup.camera_ids() if (h := sup.health(cam))}
             try:
-                results.put(("health", index, snapshot, dropped), timeout=1)
-            except queue.Full:
-                pass
+                sender.health({cam: h for cam in sup.camera_ids() if (h := sup.health(cam))})
+            except (OSError, BrokenPipeError):
+                break  # the server went away
     sup.stop_all(join_timeout_s=2)
 
 
@@ -77,24 +94,33 @@ class ShardedSupervisor:
         self.on_frame = on_frame
         self.options = options or SupervisorOptions()
         ctx = mp.get_context("spawn")  # no fork: the server has threads and an event loop
-        self._results: Any = ctx.Queue(_QUEUE_FRAMES)
         self._conns: list[Connection] = []
+        self._results: list[Connection] = []
         self._procs: list[Any] = []
         for i in range(workers):
             parent, child = ctx.Pipe()
+            results_in, results_out = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker_main, name=f"ingest-{i}", daemon=True,
-                               args=(i, child, self._results, self.options, setup))
+                               args=(i, child, results_out, self.options, setup))
             proc.start()
+            results_out.close()
             self._conns.append(parent)
+            self._results.append(results_in)
             self._procs.append(proc)
         self._lock = threading.Lock()
         self._assigned: dict[str, CameraStream] = {}
         self._health: dict[str, StreamHealth] = {}
-        self.dropped_frames = 0
+        self._dropped = [0] * workers
         self._running = True
-        self._receiver = threading.Thread(target=self._receive, name="ingest-results",
-                                          daemon=True)
-        self._receiver.start()
+        self._receivers = [threading.Thread(target=self._receive, args=(i, conn),
+                                            name=f"ingest-results-{i}", daemon=True)
+                           for i, conn in enumerate(self._results)]
+        for thread in self._receivers:
+            thread.start()
+
+    @property
+    def dropped_frames(self) -> int:
+        return sum(self._dropped)
 
     def _shard(self, camera_id: str) -> int:
         return zlib.crc32(camera_id.encode()) % len(self._conns)
@@ -103,23 +129,21 @@ class ShardedSupervisor:
         with self._lock:
             self._conns[self._shard(camera_id)].send((op, arg))
 
-    def _receive(self) -> None:
-        dropped: dict[int, int] = {}
+    def _receive(self, index: int, conn: Connection) -> None:
         while self._running:
             try:
-                message = self._results.get(timeout=0.5)
-            except queue.Empty:
-                continue
+                if not conn.poll(0.5):
+                    continue
+                message = conn.recv()
             except (EOFError, OSError):
-                return
+                return  # the worker ended
             if message[0] == "frame":
                 _, camera_id, frame = message
                 if camera_id in self._assigned:
                     self.on_frame(camera_id, frame)
             else:
-                _, index, snapshot, worker_dropped = message
-                dropped[index] = worker_dropped
-                self.dropped_frames = sum(dropped.values())
+                _, snapshot, dropped = message
+                self._dropped[index] = dropped
                 with self._lock:
                     for camera_id, health in snapshot.items():
                         if camera_id in self._assigned:
@@ -173,7 +197,8 @@ class ShardedSupervisor:
             if proc.is_alive():
                 proc.terminate()
         self._running = False
-        self._receiver.join(timeout=2)
+        for thread in self._receivers:
+            thread.join(timeout=2)
 
 
 __all__ = ["ShardedSupervisor", "StreamState"]

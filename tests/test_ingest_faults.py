@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ingest.health import StreamState
+from ingest.packets import PacketRing
 from ingest.rtsp import Frame, ReaderOptions
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from ingest.sim.process import SimProcess
@@ -167,3 +168,20 @@ def test_quiet_scene_is_decoded_less_often_than_a_busy_one(sim: SimProcess,
     time.sleep(16)
     assert frames.count("cam013") < frames.count("cam015")
     assert frames.count("cam013") >= 2  # snapshots and tamper checks still get frames
+
+
+def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -> None:
+    ring = PacketRing(seconds=5)
+    decoded = Recorder()
+    sup = Supervisor(decoded, FAST, packet_sink_for=lambda cam: ring if cam == "cam016" else None)
+    try:
+        sup.apply(CameraStream("cam016", sim.url("cam016")))
+        wait_for(lambda: len(ring) > 75, 20, "packets in the ring")
+        packets = ring.since(time.time() - 2)
+        assert packets[0].keyframe
+        assert 2 <= packets[-1].arrived_at - packets[0].arrived_at <= 3.5
+        assert all(p.arrived_at >= time.time() - 7 for p in ring.since(0))  # bounded
+        # Every packet is kept, but only a few frames were decoded.
+        assert 5 * sup.health("cam016").frames_decoded < len(ring)
+    finally:
+        sup.stop_all(join_timeout_s=5)

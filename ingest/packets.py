@@ -1,0 +1,60 @@
+"""Recent packets of a camera, kept as they arrived (no decoding), for consumers such as
+pre-event clips and live relay: the reader hands each packet over once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoredPacket:
+    data: bytes
+    pts: int | None
+    dts: int | None
+    time_base: Fraction | None
+    keyframe: bool
+    arrived_at: float  # time.time()
+
+
+class PacketRing:
+    """The last *seconds* of packets, always starting at a keyframe so a clip cut from
+    it decodes from its first packet."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self._packets: deque[StoredPacket] = deque()
+        self._lock = threading.Lock()
+
+    def __call__(self, packet: Any) -> None:
+        """The reader's packet sink (called from its thread)."""
+        stored = StoredPacket(bytes(packet), packet.pts, packet.dts, packet.time_base,
+                              bool(packet.is_keyframe), time.time())
+        with self._lock:
+            self._packets.append(stored)
+            horizon = stored.arrived_at - self.seconds
+            # Drop whole GOPs only: keep the keyframe that starts the oldest kept GOP.
+            while len(self._packets) > 1 and self._packets[0].arrived_at < horizon:
+                nxt = next((i for i, p in enumerate(self._packets) if i and p.keyframe), None)
+                if nxt is None or self._packets[nxt].arrived_at > horizon:
+                    break
+                for _ in range(nxt):
+                    self._packets.popleft()
+
+    def since(self, t: float) -> list[StoredPacket]:
+        """Packets from the last keyframe at or before *t* up to now."""
+        with self._lock:
+            packets = list(self._packets)
+        start = 0
+        for i, p in enumerate(packets):
+            if p.keyframe and p.arrived_at <= t:
+                start = i
+        return packets[start:]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._packets)
