@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-all lint lock clean
+.PHONY: install run test test-slow test-all lint lock clean
 
 # ultralytics is installed with --no-deps: it asks for opencv-python (GUI build),
 # and we keep only opencv-python-headless. Its other requirements are listed in
@@ -27,7 +27,10 @@ run: install
 test: install
 	$(BIN)/pytest
 
-# Includes the slow soak/scale tests.
+# The slow soak/scale tests only, and everything.
+test-slow: install
+	$(BIN)/pytest -m slow
+
 test-all: install
 	$(BIN)/pytest -m ""
 

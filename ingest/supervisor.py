@@ -82,7 +82,10 @@ class _Worker:
         auth_backoff = Backoff(o.auth_backoff_initial_s, o.auth_backoff_cap_s)
         reader_options = replace(o.reader, decode_fps=self.stream.decode_fps)
         while not self.stop.is_set():
-            self.health.set_state(StreamState.CONNECTING)
+            # While retrying, keep showing why the camera is down (an operator wants
+            # "stalled: no data for 5 s", not "connecting" flickering between tries).
+            if self.health.state in (StreamState.ONLINE, StreamState.DISABLED):
+                self.health.set_state(StreamState.CONNECTING)
             self.health.attempts += 1
             reader = StreamReader(self.stream.url, self.health,
                                   lambda frame: self.on_frame(cam, frame), reader_options,

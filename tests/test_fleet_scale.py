@@ -1,0 +1,87 @@
+"""Soak: 400 cameras registered one by one while the earlier ones stream, faults in a few;
+no restart, nobody else affected, memory flat. Slow: run by `make test-all` and CI."""
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from fastapi.testclient import TestClient
+
+from camera_center.app import create_app
+from camera_center.settings import Settings
+from ingest.sim.process import SimProcess
+from tests.conftest import SIM_CACHE, World, services_of
+
+pytestmark = pytest.mark.slow
+
+N = 400
+
+
+@pytest.fixture(scope="module")
+def big_sim() -> Iterator[SimProcess]:
+    with SimProcess(SIM_CACHE, cameras=N, outages=False) as process:
+        yield process
+
+
+@pytest.fixture
+def server(make_settings: Callable[..., Settings], big_sim: SimProcess) -> Iterator[World]:
+    settings = make_settings(ingest={"enabled": True, "offline_grace_s": 5})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield World(client)
+
+
+def rss_mb(pids: list[int]) -> float:
+    return sum(psutil.Process(p).memory_info().rss for p in pids) / 2**20
+
+
+def online(world: World) -> int:
+    return world.client.get("/api/v1/fleet/health", headers=world.admin).json()["states"].get(
+        "online", 0)
+
+
+def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
+        server: World, big_sim: SimProcess, tmp_path: Path) -> None:
+    c = server.client
+    ids = [f"cam{i:03d}" for i in range(1, N + 1) if i != 3]  # cam003 needs a password
+    for cam in ids:
+        r = c.post("/api/v1/cameras", headers=server.admin, json={
+            "id": cam, "name": f"Sim {cam}", "area_id": "DU" if int(cam[3:]) % 2 else "YN",
+            "main_url": big_sim.url(cam, "main"), "sub_url": big_sim.url(cam, "sub")})
+        assert r.status_code == 201
+    deadline = time.monotonic() + 180
+    while online(server) < len(ids):
+        assert time.monotonic() < deadline, f"only {online(server)} of {len(ids)} online"
+        time.sleep(2)
+
+    fleet = services_of(c).fleet
+    pids = [psutil.Process().pid, *fleet.supervisor.pids()]
+    time.sleep(20)  # warm: allocator pools, first idle decodes
+    before = rss_mb(pids)
+
+    faulty = {"cam101": ("stall", {"seconds": 20}), "cam102": ("garbage", {"frames": 60}),
+              "cam103": ("stop", {"seconds": 15}), "cam104": ("resolution", {}),
+              "cam105": ("refuse", {"seconds": 20})}
+    for cam, (kind, params) in faulty.items():
+        big_sim.fault(cam, kind, **params)
+    seen: dict[str, set[str]] = {cam: set() for cam in faulty}
+    end = time.monotonic() + 14
+    while time.monotonic() < end:
+        for cam in faulty:
+            seen[cam].add(c.get(f"/api/v1/cameras/{cam}/health",
+                                headers=server.admin).json()["state"])
+        time.sleep(0.5)
+    assert "stalled" in seen["cam101"] and "auth_failed" in seen["cam105"]
+    assert "offline" in seen["cam103"]
+    assert online(server) >= len(ids) - len(faulty)  # the others carry on
+
+    time.sleep(40)
+    after = rss_mb(pids)
+    assert after < before * 1.1 + 30, f"memory grew from {before:.0f} MB to {after:.0f} MB"
+    deadline = time.monotonic() + 60
+    while online(server) < len(ids) - 1:  # cam105's refusal backs off for minutes
+        assert time.monotonic() < deadline, "faulty cameras did not recover"
+        time.sleep(2)
+    assert httpx.get(f"{big_sim.control}/status").status_code == 200
