@@ -76,7 +76,10 @@ def _run(settings: Settings, job: Callable[[Services], Awaitable[T]]) -> T:
 def _banner(settings: Settings, services_users: int) -> None:
     url = f"http://{settings.server.host}:{settings.server.port}"
     typer.echo(f"\n  camera-center is starting at {url}  (API docs: {url}/docs)")
-    if services_users == 0:
+    if services_users == 0 and settings.auth.bootstrap_admin is not None:
+        typer.echo("  The first admin comes from auth.bootstrap_admin "
+                   "(CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN).")
+    elif services_users == 0:
         typer.echo("  No users yet. Create the first admin in another terminal:\n"
                    "      .venv/bin/camera-center user add --role admin admin\n"
                    "  or start with CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN='admin:<password>'.")
