@@ -93,30 +93,49 @@ class ShardedSupervisor:
         module-level function so it can be sent to the process."""
         self.on_frame = on_frame
         self.options = options or SupervisorOptions()
-        ctx = mp.get_context("spawn")  # no fork: the server has threads and an event loop
-        self._conns: list[Connection] = []
-        self._results: list[Connection] = []
-        self._procs: list[Any] = []
-        for i in range(workers):
-            parent, child = ctx.Pipe()
-            results_in, results_out = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker_main, name=f"ingest-{i}", daemon=True,
-                               args=(i, child, results_out, self.options, setup))
-            proc.start()
-            results_out.close()
-            self._conns.append(parent)
-            self._results.append(results_in)
-            self._procs.append(proc)
+        self._ctx = mp.get_context("spawn")  # no fork: the server has threads and a loop
+        self._setup = setup
         self._lock = threading.Lock()
         self._assigned: dict[str, CameraStream] = {}
         self._health: dict[str, StreamHealth] = {}
         self._dropped = [0] * workers
         self._running = True
-        self._receivers = [threading.Thread(target=self._receive, args=(i, conn),
-                                            name=f"ingest-results-{i}", daemon=True)
-                           for i, conn in enumerate(self._results)]
-        for thread in self._receivers:
-            thread.start()
+        self.restarts = 0
+        self._conns: list[Connection] = [None] * workers  # type: ignore[list-item]
+        self._procs: list[Any] = [None] * workers
+        for i in range(workers):
+            self._spawn(i)
+
+    def _spawn(self, index: int) -> None:
+        parent, child = self._ctx.Pipe()
+        results_in, results_out = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(target=_worker_main, name=f"ingest-{index}", daemon=True,
+                                 args=(index, child, results_out, self.options, self._setup))
+        proc.start()
+        results_out.close()
+        child.close()
+        self._conns[index] = parent
+        self._procs[index] = proc
+        threading.Thread(target=self._receive, args=(index, results_in),
+                         name=f"ingest-results-{index}", daemon=True).start()
+
+    def _respawn(self, index: int) -> None:
+        """A reader process died (a crash in a decoder, the OOM killer): its cameras are
+        marked down with the reason, and a new process takes them over."""
+        with self._lock:
+            if not self._running:
+                return
+            mine = [s for cam, s in self._assigned.items() if self._shard(cam) == index]
+            for stream in mine:
+                health = self._health.get(stream.camera_id) or StreamHealth()
+                health.set_state(StreamState.OFFLINE, "the reader process stopped; restarting")
+                self._health[stream.camera_id] = health
+            self.restarts += 1
+            log.error("reader process died", worker=index, cameras=len(mine),
+                      exitcode=self._procs[index].exitcode)
+            self._spawn(index)
+            for stream in mine:
+                self._conns[index].send(("apply", stream))
 
     @property
     def dropped_frames(self) -> int:
@@ -136,7 +155,10 @@ class ShardedSupervisor:
                     continue
                 message = conn.recv()
             except (EOFError, OSError):
-                return  # the worker ended
+                conn.close()
+                if self._running:
+                    self._respawn(index)
+                return
             if message[0] == "frame":
                 _, camera_id, frame = message
                 if camera_id in self._assigned:
@@ -184,6 +206,7 @@ class ShardedSupervisor:
 
     def stop_all(self, join_timeout_s: float = 0.0) -> None:
         with self._lock:
+            self._running = False
             self._assigned.clear()
             self._health.clear()
             for conn in self._conns:
@@ -197,8 +220,6 @@ class ShardedSupervisor:
             if proc.is_alive():
                 proc.terminate()
         self._running = False
-        for thread in self._receivers:
-            thread.join(timeout=2)
 
 
 __all__ = ["ShardedSupervisor", "StreamState"]

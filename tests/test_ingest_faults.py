@@ -1,5 +1,7 @@
 """Ingest against the real simulator: every fault is reported, the other cameras carry on."""
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +14,7 @@ from ingest.rtsp import Frame, ReaderOptions
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from ingest.sim.process import SimProcess
 from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+from ingest.workers import ShardedSupervisor
 
 FAST = SupervisorOptions(reader=ReaderOptions(open_timeout_s=4, read_timeout_s=3),
                          backoff_initial_s=0.3, backoff_cap_s=1.5,
@@ -53,13 +56,13 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     raise AssertionError(f"{what} did not happen within {timeout_s} s")
 
 
-def state(sup: Supervisor, cam: str) -> StreamState:
+def state(sup: Supervisor | ShardedSupervisor, cam: str) -> StreamState:
     health = sup.health(cam)
     assert health is not None
     return health.state
 
 
-def watch(sup: Supervisor, sim: SimProcess, *cams: str) -> None:
+def watch(sup: Supervisor | ShardedSupervisor, sim: SimProcess, *cams: str) -> None:
     for cam in cams:
         sup.apply(CameraStream(cam, sim.url(cam)))
     for cam in cams:
@@ -183,5 +186,19 @@ def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -
         assert all(p.arrived_at >= time.time() - 7 for p in ring.since(0))  # bounded
         # Every packet is kept, but only a few frames were decoded.
         assert 5 * sup.health("cam016").frames_decoded < len(ring)
+    finally:
+        sup.stop_all(join_timeout_s=5)
+
+
+def test_a_dead_reader_process_is_replaced_and_its_cameras_return(sim: SimProcess) -> None:
+    sup = ShardedSupervisor(Recorder(), FAST, workers=1)
+    try:
+        watch(sup, sim, "cam021", "cam022")
+        os.kill(sup.pids()[0], signal.SIGKILL)  # e.g. a decoder crash on bad input
+        wait_for(lambda: state(sup, "cam021") is StreamState.OFFLINE, 10, "marked down")
+        assert "reader process" in sup.health("cam021").last_error
+        wait_for(lambda: all(state(sup, c) is StreamState.ONLINE for c in ("cam021", "cam022")),
+                 30, "back online in a new process")
+        assert sup.restarts == 1
     finally:
         sup.stop_all(join_timeout_s=5)
