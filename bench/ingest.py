@@ -28,8 +28,8 @@ from ingest.framehub import FrameHub
 from ingest.health import StreamState
 from ingest.rtsp import Frame
 from ingest.sim.process import SimProcess
-from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
-from ingest.workers import ShardedSupervisor
+from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
+from ingest.workers import ShardedSupervisor, reader_pool
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -39,7 +39,7 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def _wait_online(sup: Supervisor, n: int, timeout_s: float) -> float:
+def _wait_online(sup: ReaderPool, n: int, timeout_s: float) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         if sup.states().get(StreamState.ONLINE.value, 0) >= n:
@@ -74,9 +74,7 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
     drainer = asyncio.create_task(drain())
     main = psutil.Process()
     _, rss_before = _cpu_rss([main])
-    sup: Supervisor | ShardedSupervisor = (
-        ShardedSupervisor(hub.publish, SupervisorOptions(), workers=workers) if workers
-        else Supervisor(hub.publish, SupervisorOptions()))
+    sup = reader_pool(hub.publish, SupervisorOptions(), workers)
     procs = [main] + ([psutil.Process(pid) for pid in sup.pids()]
                       if isinstance(sup, ShardedSupervisor) else [])
     # A spawned worker starts from scratch: count its baseline as the server's own cost.
@@ -162,9 +160,7 @@ def measure_recovery(sim: SimProcess, ids: list[str], outage_s: float,
     def ignore(_cam: str, _frame: Frame) -> None:
         pass
 
-    sup: Supervisor | ShardedSupervisor = (
-        ShardedSupervisor(ignore, SupervisorOptions(), workers=workers) if workers
-        else Supervisor(ignore, SupervisorOptions()))
+    sup = reader_pool(ignore, SupervisorOptions(), workers)
     for cam in ids:
         sup.apply(CameraStream(cam, sim.url(cam)))
     _wait_online(sup, len(ids), 120)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,8 +20,8 @@ from camera_center.settings import IngestSettings
 from ingest.framehub import FrameHub
 from ingest.health import StreamState
 from ingest.rtsp import ReaderOptions
-from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
-from ingest.workers import ShardedSupervisor
+from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
+from ingest.workers import reader_pool
 
 log = get_logger(__name__)
 
@@ -42,11 +41,8 @@ class Fleet:
             backoff_cap_s=settings.backoff_cap_s,
             auth_backoff_cap_s=settings.auth_backoff_cap_s,
         )
-        workers = (os.cpu_count() or 1) if settings.worker_processes is None \
-            else settings.worker_processes
-        self.supervisor: Supervisor | ShardedSupervisor = (
-            ShardedSupervisor(self.hub.publish, options, workers=workers, setup=worker_setup)
-            if workers > 0 else Supervisor(self.hub.publish, options))
+        self.supervisor: ReaderPool = reader_pool(self.hub.publish, options,
+                                                  settings.worker_processes, worker_setup)
         self._reported_offline: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -124,9 +120,10 @@ class Fleet:
             return {"state": StreamState.DISABLED.value, "last_error": None}
         return health.snapshot()
 
-    def summary(self, camera_ids: list[str] | None = None) -> dict[str, int]:
-        ids = camera_ids if camera_ids is not None else self.supervisor.camera_ids()
-        counts: dict[str, int] = {s.value: 0 for s in StreamState}
-        for camera_id in ids:
-            counts[self.health(camera_id)["state"]] += 1  # type: ignore[index]
-        return counts
+    def state(self, camera_id: str) -> str:
+        health = self.supervisor.health(camera_id)
+        return (health.state if health else StreamState.DISABLED).value
+
+    def summary(self) -> dict[str, int]:
+        """Cameras per state, every state listed (zero included)."""
+        return {s.value: 0 for s in StreamState} | dict(self.supervisor.states())

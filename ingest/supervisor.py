@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import structlog
 
@@ -50,6 +51,18 @@ class SupervisorOptions:
 
 
 FrameCallback = Callable[[str, Frame], None]
+
+
+class ReaderPool(Protocol):
+    """What the server needs from a set of readers: threads here, or worker processes
+    (:class:`ingest.workers.ShardedSupervisor`)."""
+
+    def apply(self, stream: CameraStream) -> None: ...
+    def remove(self, camera_id: str) -> bool: ...
+    def camera_ids(self) -> list[str]: ...
+    def health(self, camera_id: str) -> StreamHealth | None: ...
+    def states(self) -> Counter[str]: ...
+    def stop_all(self, join_timeout_s: float = 0.0) -> None: ...
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

@@ -9,6 +9,7 @@ cameras. :class:`ShardedSupervisor` offers the same calls as ``Supervisor``.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import threading
 import time
 import zlib
@@ -57,7 +58,7 @@ class _Sender:
             self.conn.send(("health", snapshot, self.dropped))
 
 
-def _worker_main(index: int, commands: Connection, results: Connection,
+def _worker_main(commands: Connection, results: Connection,
                  options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
     if setup is not None:
         setup()
@@ -110,7 +111,7 @@ class ShardedSupervisor:
         parent, child = self._ctx.Pipe()
         results_in, results_out = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_worker_main, name=f"ingest-{index}", daemon=True,
-                                 args=(index, child, results_out, self.options, self._setup))
+                                 args=(child, results_out, self.options, self._setup))
         proc.start()
         results_out.close()
         child.close()
@@ -222,4 +223,11 @@ class ShardedSupervisor:
         self._running = False
 
 
-__all__ = ["ShardedSupervisor", "StreamState"]
+def reader_pool(on_frame: FrameCallback, options: SupervisorOptions | None = None,
+                workers: int | None = None,
+                setup: Callable[[], None] | None = None) -> Supervisor | ShardedSupervisor:
+    """Readers in *workers* processes (None: one per core), or threads here when 0."""
+    count = (os.cpu_count() or 1) if workers is None else workers
+    if count == 0:
+        return Supervisor(on_frame, options)
+    return ShardedSupervisor(on_frame, options, workers=count, setup=setup)

@@ -13,7 +13,7 @@ from ingest.packets import PacketRing
 from ingest.rtsp import Frame, ReaderOptions
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from ingest.sim.process import SimProcess
-from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+from ingest.supervisor import CameraStream, ReaderPool, Supervisor, SupervisorOptions
 from ingest.workers import ShardedSupervisor
 
 FAST = SupervisorOptions(reader=ReaderOptions(open_timeout_s=4, read_timeout_s=3),
@@ -56,13 +56,13 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     raise AssertionError(f"{what} did not happen within {timeout_s} s")
 
 
-def state(sup: Supervisor | ShardedSupervisor, cam: str) -> StreamState:
+def state(sup: ReaderPool, cam: str) -> StreamState:
     health = sup.health(cam)
     assert health is not None
     return health.state
 
 
-def watch(sup: Supervisor | ShardedSupervisor, sim: SimProcess, *cams: str) -> None:
+def watch(sup: ReaderPool, sim: SimProcess, *cams: str) -> None:
     for cam in cams:
         sup.apply(CameraStream(cam, sim.url(cam)))
     for cam in cams:

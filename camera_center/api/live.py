@@ -98,7 +98,7 @@ async def fleet_health(
     cameras, total = await services.cameras.list(who, area_id=area_id, limit=10**9)
     by_area: dict[str, dict[str, int]] = {}
     for cam in cameras:
-        state = fleet.health(cam.id)["state"] if cam.enabled else "disabled"
+        state = fleet.state(cam.id) if cam.enabled else "disabled"
         area = by_area.setdefault(cam.area_id, {})
         area[state] = area.get(state, 0) + 1
     states: dict[str, int] = {}

@@ -92,10 +92,6 @@ class SimProcess:
         r.raise_for_status()
         return r.json()
 
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
     def __enter__(self) -> SimProcess:
         return self.start()
 
