@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -79,6 +80,12 @@ class StreamHealth:
     down_since: float | None = field(default_factory=time.monotonic)
     packets: _Window = field(default_factory=_Window)
     bytes_in: _Window = field(default_factory=_Window)
+    # Told of every state change, from the thread that made it (not sent when pickled).
+    on_change: Callable[[StreamHealth], None] | None = field(default=None, repr=False,
+                                                             compare=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "on_change": None}
 
     def set_state(self, state: StreamState, error: str | None = None) -> None:
         if state is not self.state:
@@ -88,6 +95,8 @@ class StreamHealth:
                 self.down_since = None
             elif self.down_since is None:
                 self.down_since = self.state_since
+            if self.on_change is not None:
+                self.on_change(self)
         if error is not None or state is StreamState.ONLINE:
             self.last_error = error
 

@@ -131,8 +131,10 @@ class _Worker:
 
 class Supervisor:
     def __init__(self, on_frame: FrameCallback, options: SupervisorOptions | None = None,
-                 packet_sink_for: Callable[[str], PacketSink | None] | None = None) -> None:
+                 packet_sink_for: Callable[[str], PacketSink | None] | None = None,
+                 on_state: Callable[[str, StreamHealth], None] | None = None) -> None:
         self.on_frame = on_frame
+        self.on_state = on_state
         self.options = options or SupervisorOptions()
         self.packet_sink_for = packet_sink_for or (lambda _cam: None)
         self._workers: dict[str, _Worker] = {}
@@ -151,6 +153,9 @@ class Supervisor:
                 current.stop.set()
             worker = _Worker(stream, self.options, self.on_frame,
                              self.packet_sink_for(stream.camera_id), self._open_slots)
+            if self.on_state is not None:
+                on_state, cam = self.on_state, stream.camera_id
+                worker.health.on_change = lambda health: on_state(cam, health)
             self._workers[stream.camera_id] = worker
         worker.thread.start()
         log.info("camera reading", camera_id=stream.camera_id,

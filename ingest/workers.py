@@ -57,13 +57,21 @@ class _Sender:
         with self.lock:
             self.conn.send(("health", snapshot, self.dropped))
 
+    def state_changed(self, camera_id: str, health: StreamHealth) -> None:
+        # Sent by the reader thread itself: the worker's main thread, which sends the
+        # periodic stats, can wait seconds for the interpreter lock behind 200 readers.
+        try:
+            self.health({camera_id: health})
+        except (OSError, BrokenPipeError):
+            pass
+
 
 def _worker_main(commands: Connection, results: Connection,
                  options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
     if setup is not None:
         setup()
     sender = _Sender(results)
-    sup = Supervisor(sender.frame, options)
+    sup = Supervisor(sender.frame, options, on_state=sender.state_changed)
     last = 0.0
     while True:
         if commands.poll(0.2):

@@ -67,7 +67,9 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     for cam, (kind, params) in faulty.items():
         big_sim.fault(cam, kind, **params)
     seen: dict[str, set[str]] = {cam: set() for cam in faulty}
-    end = time.monotonic() + 14
+    # Under 400 streams the stall shows after up to ~10 s (read timeout plus the
+    # simulator's buffered frames); watch long enough to see each state.
+    end = time.monotonic() + 25
     while time.monotonic() < end:
         for cam in faulty:
             seen[cam].add(c.get(f"/api/v1/cameras/{cam}/health",
@@ -77,7 +79,7 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     assert "offline" in seen["cam103"]
     assert online(server) >= len(ids) - len(faulty)  # the others carry on
 
-    time.sleep(40)
+    time.sleep(30)
     after = rss_mb(pids)
     assert after < before * 1.1 + 30, f"memory grew from {before:.0f} MB to {after:.0f} MB"
     deadline = time.monotonic() + 60
