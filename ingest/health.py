@@ -88,17 +88,18 @@ class StreamHealth:
         return {**self.__dict__, "on_change": None}
 
     def set_state(self, state: StreamState, error: str | None = None) -> None:
-        if state is not self.state:
+        changed = state is not self.state
+        if changed:
             self.state = state
             self.state_since = time.monotonic()
             if state is StreamState.ONLINE:
                 self.down_since = None
             elif self.down_since is None:
                 self.down_since = self.state_since
-            if self.on_change is not None:
-                self.on_change(self)
         if error is not None or state is StreamState.ONLINE:
             self.last_error = error
+        if changed and self.on_change is not None:
+            self.on_change(self)  # after the error is set: the listener sends both
 
     def snapshot(self) -> dict[str, object]:
         now = time.monotonic()
