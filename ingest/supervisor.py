@@ -74,6 +74,18 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
         pass  # not glibc
 
 
+def release_free_memory() -> None:
+    """Hand memory freed by closed connections and decoders back to the system.
+
+    After a wave of reconnects glibc keeps the freed buffers in its arenas, so a
+    reader process's RSS stays at its high-water mark although nothing leaks.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 class _Worker:
     def __init__(self, stream: CameraStream, options: SupervisorOptions,
                  on_frame: FrameCallback, packet_sink: PacketSink | None,

@@ -21,11 +21,18 @@ from typing import Any
 import structlog
 
 from ingest.health import StreamHealth, StreamState
-from ingest.supervisor import CameraStream, FrameCallback, Supervisor, SupervisorOptions
+from ingest.supervisor import (
+    CameraStream,
+    FrameCallback,
+    Supervisor,
+    SupervisorOptions,
+    release_free_memory,
+)
 
 log = structlog.stdlib.get_logger("ingest.workers")
 
 _HEALTH_PERIOD_S = 1.0
+_TRIM_PERIOD_S = 15.0
 
 
 class _Sender:
@@ -72,7 +79,7 @@ def _worker_main(commands: Connection, results: Connection,
         setup()
     sender = _Sender(results)
     sup = Supervisor(sender.frame, options, on_state=sender.state_changed)
-    last = 0.0
+    last = last_trim = 0.0
     while True:
         if commands.poll(0.2):
             try:
@@ -92,6 +99,9 @@ def _worker_main(commands: Connection, results: Connection,
                 sender.health({cam: h for cam in sup.camera_ids() if (h := sup.health(cam))})
             except (OSError, BrokenPipeError):
                 break  # the server went away
+        if now - last_trim >= _TRIM_PERIOD_S:
+            last_trim = now
+            release_free_memory()
     sup.stop_all(join_timeout_s=2)
 
 

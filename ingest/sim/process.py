@@ -80,12 +80,12 @@ class SimProcess:
 
     def fault(self, camera_id: str, kind: str, **params: Any) -> dict[str, Any]:
         r = httpx.post(f"{self.control}/cameras/{camera_id}/faults",
-                       json={"kind": kind, **params}, timeout=5)
+                       json={"kind": kind, **params}, timeout=30)
         r.raise_for_status()
         return r.json()
 
     def clear(self, camera_id: str) -> None:
-        httpx.delete(f"{self.control}/cameras/{camera_id}/faults", timeout=5).raise_for_status()
+        httpx.delete(f"{self.control}/cameras/{camera_id}/faults", timeout=30).raise_for_status()
 
     def timeline(self, since: float = 0.0) -> dict[str, Any]:
         r = httpx.get(f"{self.control}/timeline", params={"since": since}, timeout=5)

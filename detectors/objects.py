@@ -1,0 +1,158 @@
+"""Objects in frames: a small backend interface and batching across cameras.
+
+A backend turns a list of images into a list of detections per image. The
+:class:`BatchingDetector` collects frames from many cameras (up to *batch_size*,
+or whatever came within *max_wait_ms* of the first), makes one inference call on
+its own thread, and hands each camera its own results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import structlog
+
+from detectors.zones import Box
+
+log = structlog.stdlib.get_logger("detectors.objects")
+
+# What an operations center watches for; motorbikes dominate Vietnamese roads.
+DEFAULT_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    score: float
+    box: Box   # normalised x1, y1, x2, y2
+
+
+class ObjectBackend(Protocol):
+    """Anything that detects objects in a batch of BGR images."""
+
+    labels: tuple[str, ...]   # every label the model knows
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    model: Path
+    device: str = "cpu"
+    imgsz: int = 320
+    confidence: float = 0.4
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    runtime: str = "native"     # "native" (the model file as is) or "onnx"
+
+
+class ModelMissing(Exception):
+    """The configured model file is not there (and nothing may be downloaded)."""
+
+
+def load_backend(config: DetectorConfig) -> ObjectBackend | None:
+    """The configured detector, or None (motion-only) with one clear log line saying why."""
+    from detectors.backends.ultralytics_yolo import UltralyticsBackend
+
+    try:
+        return UltralyticsBackend.from_config(config)
+    except ModelMissing as exc:
+        log.warning("object detection off: running motion-only", reason=str(exc),
+                    model=str(config.model))
+    except Exception as exc:  # a corrupt or incompatible file must not stop the server
+        log.error("object detection off: the model could not be loaded",
+                  model=str(config.model), error=f"{type(exc).__name__}: {exc}")
+    return None
+
+
+@dataclass
+class _Item:
+    image: np.ndarray
+    future: concurrent.futures.Future[list[Detection]]
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    images: int = 0
+    busy_s: float = 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.images / self.batches if self.batches else 0.0
+
+
+class BatchingDetector:
+    """One inference thread shared by every camera."""
+
+    def __init__(self, backend: ObjectBackend, batch_size: int = 8,
+                 max_wait_ms: float = 50.0, max_pending: int = 256) -> None:
+        self.backend = backend
+        self.batch_size = batch_size
+        self.max_wait_s = max_wait_ms / 1000
+        self.stats = BatchStats()
+        # Bounded: when detection cannot keep up, new frames are refused (the caller
+        # skips one analysis) instead of piling up and growing late.
+        self._queue: queue.Queue[_Item | None] = queue.Queue(max_pending)
+        self._thread = threading.Thread(target=self._run, name="object-detector", daemon=True)
+        self._thread.start()
+
+    def submit(self, image: np.ndarray) -> concurrent.futures.Future[list[Detection]]:
+        """Queue *image*; the future holds its detections. Raises queue.Full when busy."""
+        future: concurrent.futures.Future[list[Detection]] = concurrent.futures.Future()
+        self._queue.put_nowait(_Item(image, future))
+        return future
+
+    async def detect(self, image: np.ndarray) -> list[Detection]:
+        return await asyncio.wrap_future(self.submit(image))
+
+    def close(self) -> None:
+        try:
+            self._queue.put(None, timeout=1)
+        except queue.Full:
+            pass
+        self._thread.join(timeout=5)
+
+    def _collect(self, first: _Item) -> tuple[list[_Item], bool]:
+        batch = [first]
+        deadline = time.monotonic() + self.max_wait_s
+        while len(batch) < self.batch_size:
+            left = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stopping = self._collect(first)
+            started = time.perf_counter()
+            try:
+                results = self.backend.predict([item.image for item in batch])
+            except Exception as exc:
+                log.exception("object detection failed", images=len(batch))
+                for item in batch:
+                    item.future.set_exception(exc)
+            else:
+                for item, detections in zip(batch, results, strict=True):
+                    item.future.set_result(detections)
+            self.stats.batches += 1
+            self.stats.images += len(batch)
+            self.stats.busy_s += time.perf_counter() - started
+            if stopping:
+                return
