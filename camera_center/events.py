@@ -9,9 +9,10 @@ blocking the publisher.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from camera_center.storage.base import utcnow
 
@@ -22,6 +23,7 @@ class Event:
     id: str
     at: datetime = field(default_factory=utcnow)
     changes: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)  # e.g. a detection's details
 
 
 class Subscription:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from camera_center.analysis import Analysis
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
@@ -16,6 +17,7 @@ from camera_center.fleet import Fleet
 from camera_center.logs import configure_logging
 from camera_center.registry.areas import AreaRegistry
 from camera_center.registry.cameras import CameraRegistry
+from camera_center.rules.store import RuleStore
 from camera_center.settings import Settings
 from camera_center.storage.engine import Database
 
@@ -73,8 +75,10 @@ class Services:
     users: UserDirectory
     areas: AreaRegistry
     cameras: CameraRegistry
+    rules: RuleStore
     metrics: Metrics
     fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
+    analysis: Analysis | None = None  # likewise, when the detector is enabled too
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -83,11 +87,12 @@ class Services:
                       pool_size=settings.database.pool_size)
         bus = EventBus()
         cipher = CredentialCipher(secrets.credentials_key)
+        cameras = CameraRegistry(db, cipher, bus)
         return cls(
             settings=settings, db=db, bus=bus, cipher=cipher,
             sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth),
             users=UserDirectory(db), areas=AreaRegistry(db, bus),
-            cameras=CameraRegistry(db, cipher, bus), metrics=Metrics(),
+            cameras=cameras, rules=RuleStore(db, cameras, bus), metrics=Metrics(),
         )
 
     async def start_ingest(self) -> None:
@@ -95,9 +100,16 @@ class Services:
             log_setup = functools.partial(configure_logging, self.settings.logging.level,
                                           self.settings.logging.format)
             self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest, log_setup)
+            if self.settings.detector.enabled:
+                # Subscribed before the readers start, so no first frame is missed.
+                self.analysis = Analysis(self.fleet, self.rules, self.bus,
+                                         self.settings.detector)
+                await self.analysis.start()
             await self.fleet.start()
 
     async def close(self) -> None:
+        if self.analysis is not None:
+            await self.analysis.stop()
         if self.fleet is not None:
             await self.fleet.stop()
         await self.db.close()

@@ -60,7 +60,9 @@ class LoggingSettings(_Section):
 
 
 class DetectorSettings(_Section):
+    enabled: bool = True              # analyse frames (motion, objects, rules)
     model: Path = Path("models/yolo11n.pt")
+    runtime: Literal["native", "onnx"] = "native"   # onnx: export once, run ONNX Runtime
     device: str = "cpu"
     imgsz: Annotated[int, Field(ge=32, le=1920, multiple_of=32)] = 320
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.4

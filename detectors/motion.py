@@ -31,7 +31,7 @@ class MotionSettings:
     @property
     def threshold(self) -> int:
         """Grey-level difference that counts as change (sensitivity 0.5 -> 25)."""
-        return int(round(45 - 40 * min(1.0, max(0.0, self.sensitivity))))
+        return round(45 - 40 * min(1.0, max(0.0, self.sensitivity)))
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ class MotionDetector:
         diff = cv2.absdiff(levelled, cv2.convertScaleAbs(background))
         _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY)
         changed = cv2.bitwise_and(changed, valid)
+        # Clipped highlights (a bright sky when the exposure rises) cannot be levelled.
+        changed[grey >= 250] = 0
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, _KERNEL3)  # speckle noise
         fraction = cv2.countNonZero(changed) / counted
 

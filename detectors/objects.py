@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import queue
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import structlog
+import yaml
 
 from detectors.zones import Box
 
@@ -27,6 +30,18 @@ log = structlog.stdlib.get_logger("detectors.objects")
 
 # What an operations center watches for; motorbikes dominate Vietnamese roads.
 DEFAULT_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+@cache
+def coco_labels() -> tuple[str, ...]:
+    """The 80 COCO class names the stock YOLO models know, from ultralytics' dataset file
+    (read without importing ultralytics, which is slow and writes a settings file)."""
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or not spec.submodule_search_locations:
+        return DEFAULT_CLASSES
+    path = Path(next(iter(spec.submodule_search_locations))) / "cfg" / "datasets" / "coco.yaml"
+    names = yaml.safe_load(path.read_text(encoding="utf-8"))["names"]
+    return tuple(names[i] for i in sorted(names))
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,9 @@ class TamperDetector:
         if kind is None and self._moved_streak == 0:
             # Learn only from untampered pictures, so a long cover is not learned as normal.
             rate = s.learning_rate
-            self._detail += (level - self._detail) * rate
+            # More detail than the reference means the reference is stale (it was learned
+            # in the dark, or while covered): follow up quickly, follow down slowly.
+            self._detail += (level - self._detail) * (0.5 if level > self._detail else rate)
             self._thumb += (thumb - self._thumb) * rate
         elif kind == "moved" and self._moved_streak >= s.confirm_frames * 5:
             # Still turned away after many frames: this is the new view; stop alerting.

@@ -30,6 +30,11 @@ POLICY: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/cameras/{camera_id}"): ADMIN,
     ("DELETE", "/api/v1/cameras/{camera_id}"): ADMIN,
     ("GET", "/api/v1/cameras/{camera_id}/health"): ALL,
+    ("GET", "/api/v1/cameras/{camera_id}/rules"): ALL,
+    ("POST", "/api/v1/cameras/{camera_id}/rules"): ADMIN,
+    ("GET", "/api/v1/rules/{rule_id}"): ALL,
+    ("PATCH", "/api/v1/rules/{rule_id}"): ADMIN,
+    ("DELETE", "/api/v1/rules/{rule_id}"): ADMIN,
     ("GET", "/api/v1/cameras/{camera_id}/snapshot.jpg"): ALL,
     ("GET", "/api/v1/fleet/health"): ALL,
     ("GET", "/api/v1/audit"): ADMIN,
@@ -39,7 +44,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/"): PUBLIC,
 }
 
-SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999"}
+SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999",
+               "{rule_id}": "999999"}
 ROLES = ("anonymous", "officer", "operator", "admin")
 
 

@@ -3,7 +3,8 @@
 from camera_center.audit.models import AuditEntry
 from camera_center.auth.models import LoginAttempt, RefreshToken, User, user_areas
 from camera_center.registry.models import Area, Camera
+from camera_center.rules.models import Rule
 from camera_center.storage.base import Base
 
-__all__ = ["Area", "AuditEntry", "Base", "Camera", "LoginAttempt", "RefreshToken", "User",
+__all__ = ["Area", "AuditEntry", "Base", "Camera", "LoginAttempt", "RefreshToken", "Rule", "User",
            "user_areas"]

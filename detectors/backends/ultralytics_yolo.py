@@ -64,7 +64,7 @@ class UltralyticsBackend:
             out.append([
                 Detection(label=self.labels[int(c)], score=float(s),
                           box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-                for b, s, c in zip(boxes.xyxyn, boxes.conf, boxes.cls)])
+                for b, s, c in zip(boxes.xyxyn, boxes.conf, boxes.cls, strict=False)])
         return out
 
 

@@ -22,9 +22,10 @@ SIM_PASSWORD = "sim-Camera-pass"  # the simulator's one password-protected camer
 class DarkCycle:
     """The camera stops streaming for *off_s* seconds every *period_s* seconds."""
 
-    period_s: float = 180.0
+    # Longer than the server's default offline grace (60 s), so the outage is reported.
+    period_s: float = 240.0
     start_s: float = 90.0
-    off_s: float = 45.0
+    off_s: float = 80.0
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 FPS = 15
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ SCENES: dict[str, Scene] = {s.name: s for s in (
         Walk("person_b", 18, 29, (0.9, 0.9), (0.6, 0.75), 0.4),
     )),
     Scene("intrusion", 30.0, palette=2, walks=(
-        Walk("person_c", 3, 26, (0.1, 0.9), (0.75, 0.85), 0.45, pause=(10, 22)),
+        # Feet cross into the zone at 8.5 s, then stand inside it from 10 to 22 s.
+        Walk("person_c", 3, 26, (0.29, 0.9), (0.81, 0.85), 0.45, pause=(10, 22)),
     ), incidents=(
         Incident("zone_enter", 8.5, 1.0, (0.55, 0.55, 0.95, 0.95), {"zone": "cong-truoc"}),
         Incident("loiter", 10.0, 12.0, (0.55, 0.55, 0.95, 0.95), {"zone": "cong-truoc"}),

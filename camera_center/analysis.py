@@ -1,0 +1,202 @@
+"""From frames to detection events: motion gates everything, objects are detected in
+batches across cameras, tracks and rules decide what fires.
+
+Takes frames from the fleet's frame hub, keeps per-camera state (motion, tamper,
+tracks, rules), reloads a camera's rules when they change, and publishes each
+firing on the event bus as ``detection.<kind>`` (the alerts service stores and
+delivers them) with the frame it came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from camera_center.events import Event, EventBus
+from camera_center.fleet import Fleet
+from camera_center.logs import get_logger
+from camera_center.registry.schemas import DetectionSettings
+from camera_center.rules.engine import CameraRules, Firing, Observation
+from camera_center.rules.store import RuleStore
+from camera_center.settings import DetectorSettings
+from detectors.motion import MotionDetector, MotionResult, MotionSettings
+from detectors.objects import BatchingDetector, DetectorConfig, ObjectBackend, load_backend
+from detectors.tamper import TamperDetector, TamperResult
+from detectors.tracking import ObjectTracker
+from ingest.rtsp import Frame
+
+log = get_logger(__name__)
+
+
+@dataclass
+class AnalysisStats:
+    frames: int = 0
+    with_motion: int = 0
+    sent_to_detector: int = 0
+    detector_busy: int = 0       # frames skipped because detection was saturated
+    firings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Camera:
+    motion: MotionDetector
+    tamper: TamperDetector
+    rules: CameraRules
+    enabled: bool
+    tracker: ObjectTracker | None = None
+    busy: bool = False
+    pending: Frame | None = None
+
+    @property
+    def wants_objects(self) -> bool:
+        return any(r.kind in ("intrusion", "loitering", "line_crossing", "crowd")
+                   for r in self.rules.rules)
+
+
+class Analysis:
+    def __init__(self, fleet: Fleet, rules: RuleStore, bus: EventBus,
+                 settings: DetectorSettings) -> None:
+        self.fleet = fleet
+        self.rules = rules
+        self.bus = bus
+        self.settings = settings
+        self.stats = AnalysisStats()
+        # The latest firings without their frames, for operators' diagnostics and tests
+        # (the alerts service keeps the real record).
+        self.recent: deque[dict[str, Any]] = deque(maxlen=500)
+        self.backend: ObjectBackend | None = None
+        self.detector: BatchingDetector | None = None
+        self._cameras: dict[str, _Camera] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        # Motion and tamper are cheap but not free: keep them off the event loop, on one
+        # thread (OpenCV releases the interpreter lock while it works).
+        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="analysis")
+
+    async def start(self) -> None:
+        s = self.settings
+        config = DetectorConfig(model=s.model, device=s.device, imgsz=s.imgsz,
+                                confidence=s.confidence, classes=tuple(s.classes),
+                                runtime=s.runtime)
+        self.backend = await asyncio.to_thread(load_backend, config)
+        if self.backend is not None:
+            self.detector = BatchingDetector(self.backend, s.batch_size, s.batch_wait_ms)
+        frames = self.fleet.hub.subscribe(maxsize=4000)
+        events = self.bus.subscribe("")
+        self._tasks = [asyncio.create_task(self._consume(frames), name="analysis-frames"),
+                       asyncio.create_task(self._follow(events), name="analysis-events")]
+        log.info("analysis started", objects=self.backend is not None,
+                 model=str(s.model) if self.backend else None)
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._inflight]:
+            task.cancel()
+        for task in [*self._tasks, *self._inflight]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.detector is not None:
+            await asyncio.to_thread(self.detector.close)
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+
+    async def _camera(self, camera_id: str) -> _Camera | None:
+        cam = self._cameras.get(camera_id)
+        if cam is None:
+            source = await self.fleet.registry.stream_source(camera_id)
+            if source is None:
+                return None
+            det = DetectionSettings(**source.detection)
+            motion = MotionSettings(
+                sensitivity=det.sensitivity, min_area=det.min_area,
+                masks=tuple(tuple((p[0], p[1]) for p in poly) for poly in det.masks))
+            cam = _Camera(MotionDetector(motion), TamperDetector(),
+                          CameraRules(await self.rules.specs(camera_id)), det.enabled)
+            if self.backend is not None:
+                cam.tracker = ObjectTracker(self.backend.labels, frame_rate=det.fps)
+            self._cameras[camera_id] = cam
+        return cam
+
+    async def _consume(self, frames: Any) -> None:
+        while True:
+            camera_id, frame = await frames.get()
+            cam = await self._camera(camera_id)
+            if cam is None or not cam.enabled:
+                continue
+            if cam.busy:  # still working on its previous frame: keep only the newest
+                cam.pending = frame
+                continue
+            cam.busy = True
+            task = asyncio.create_task(self._run(camera_id, cam, frame))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _run(self, camera_id: str, cam: _Camera, frame: Frame) -> None:
+        try:
+            while True:
+                try:
+                    await self._analyse(camera_id, cam, frame)
+                except Exception:
+                    log.exception("analysis failed", camera_id=camera_id)
+                if cam.pending is None:
+                    return
+                frame, cam.pending = cam.pending, None
+        finally:
+            cam.busy = False
+
+    async def _analyse(self, camera_id: str, cam: _Camera, frame: Frame) -> None:
+        loop = asyncio.get_running_loop()
+        motion, tamper = await loop.run_in_executor(self._cpu, _cheap, cam, frame)
+        self.stats.frames += 1
+        tracks: tuple[Any, ...] = ()
+        if motion.motion:
+            self.stats.with_motion += 1
+            if self.detector is not None and cam.tracker is not None and cam.wants_objects:
+                try:
+                    detections = await self.detector.detect(frame.image)
+                except queue.Full:
+                    self.stats.detector_busy += 1
+                else:
+                    self.stats.sent_to_detector += 1
+                    tracks = tuple(cam.tracker.update(detections))
+        at = datetime.fromtimestamp(frame.captured_at, UTC)
+        for firing in cam.rules.evaluate(Observation(at, tracks, motion, tamper)):
+            self._emit(camera_id, firing, frame)
+
+    def _emit(self, camera_id: str, firing: Firing, frame: Frame | None) -> None:
+        kind = firing.rule.kind
+        self.stats.firings[kind] = self.stats.firings.get(kind, 0) + 1
+        data = {"rule_id": firing.rule.id, "rule": firing.rule.name, "kind": kind,
+                "label": firing.label, "score": firing.score, "box": firing.box,
+                "track_id": firing.track_id, "frame_at": firing.at.isoformat(),
+                "detail": firing.detail, "frame": frame.image if frame else None}
+        log.info("detection", camera_id=camera_id, kind=kind, rule=firing.rule.name,
+                 label=firing.label, score=None if firing.score is None else round(firing.score, 2),
+                 track_id=firing.track_id, **{k: v for k, v in firing.detail.items()
+                                               if isinstance(v, str | int | float)})
+        self.recent.append({"camera_id": camera_id,
+                            **{k: v for k, v in data.items() if k != "frame"}})
+        self.bus.publish(Event(f"detection.{kind}", camera_id, at=firing.at, data=data))
+
+    async def _follow(self, events: Any) -> None:
+        while True:
+            event = await events.get()
+            if event.topic in ("rule.changed", "camera.updated", "camera.removed",
+                               "camera.added"):
+                self._cameras.pop(event.id, None)  # rebuilt from the registry on next frame
+            elif event.topic == "camera.offline":
+                cam = await self._camera(event.id)
+                if cam is None:
+                    continue
+                health = self.fleet.health(event.id)
+                for firing in cam.rules.offline(event.at, health.get("state", "offline"),
+                                                health.get("last_error")):
+                    self._emit(event.id, firing, None)
+
+
+def _cheap(cam: _Camera, frame: Frame) -> tuple[MotionResult, TamperResult]:
+    return cam.motion.update(frame.image), cam.tamper.update(frame.image)

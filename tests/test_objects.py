@@ -1,0 +1,110 @@
+"""Object detection through the real ultralytics loading and inference path, with a model
+built from ultralytics' YAML (no weights can be downloaded here)."""
+
+import asyncio
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import structlog
+
+from detectors.objects import BatchingDetector, Detection, DetectorConfig, coco_labels, load_backend
+from detectors.tracking import ObjectTracker
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """yolo11n's architecture with random weights, saved as a .pt file like a real one.
+
+    Random weights find nothing, so the class head's bias is set to say "person" with
+    0.73 confidence everywhere: the boxes still come from the (random) network, so they
+    differ per image, which is what routing needs to be checked.
+    """
+    import torch
+    from ultralytics import YOLO
+
+    model = YOLO("yolo11n.yaml")
+    model.model.names = dict(enumerate(coco_labels()))
+    with torch.no_grad():
+        for branch in model.model.model[-1].cv3:
+            branch[-1].bias.fill_(-10.0)
+            branch[-1].bias[0] = 1.0
+    path = tmp_path_factory.mktemp("models") / "yolo11n-test.pt"
+    model.save(str(path))
+    return path
+
+
+def samples() -> list[np.ndarray]:
+    """Analysis-size frames (320x180) of the photos shipped in the ultralytics wheel."""
+    from ultralytics.utils import ASSETS
+
+    bus, zidane = (cv2.imread(str(ASSETS / n)) for n in ("bus.jpg", "zidane.jpg"))
+    crops = [bus, zidane, bus[:540], zidane[:, 400:], bus[300:], zidane[::-1]]
+    return [cv2.resize(c, (320, 180), interpolation=cv2.INTER_AREA) for c in crops]
+
+
+def test_a_missing_model_file_means_motion_only_with_one_clear_message(tmp_path: Path) -> None:
+    with structlog.testing.capture_logs() as logs:
+        backend = load_backend(DetectorConfig(model=tmp_path / "yolo11n.pt"))
+    assert backend is None
+    assert len(logs) == 1
+    assert "motion-only" in logs[0]["event"]
+    assert str(tmp_path / "yolo11n.pt") in logs[0]["reason"]
+    assert "Docker" in logs[0]["reason"]
+    assert not (tmp_path / "yolo11n.pt").exists()  # nothing was fetched
+
+
+def test_a_corrupt_model_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    bad = tmp_path / "yolo11n.pt"
+    bad.write_bytes(b"not a model")
+    with structlog.testing.capture_logs() as logs:
+        assert load_backend(DetectorConfig(model=bad)) is None
+    assert logs[0]["log_level"] == "error" and "could not be loaded" in logs[0]["event"]
+
+
+def test_the_model_loads_and_detects_only_the_classes_of_interest(model_file: Path) -> None:
+    backend = load_backend(DetectorConfig(model=model_file, classes=("person", "car")))
+    assert backend is not None and "motorcycle" in backend.labels
+    results = backend.predict(samples()[:2])
+    assert len(results) == 2 and all(results)
+    for dets in results:
+        assert {d.label for d in dets} <= {"person", "car"}
+        assert all(0 <= v <= 1 for d in dets for v in d.box)
+
+
+def test_batched_frames_come_back_to_the_camera_that_sent_them(model_file: Path) -> None:
+    backend = load_backend(DetectorConfig(model=model_file))
+    assert backend is not None
+    images = samples()
+    alone = [backend.predict([img])[0] for img in images]
+    assert alone[0] != alone[1]  # the images give different answers
+
+    async def many_cameras() -> list[list[Detection]]:
+        batcher = BatchingDetector(backend, batch_size=8, max_wait_ms=200)
+        try:
+            return await asyncio.gather(*(batcher.detect(img) for img in images))
+        finally:
+            assert batcher.stats.batches < len(images)  # they really were batched
+            batcher.close()
+
+    batched = asyncio.run(many_cameras())
+    for got, expected in zip(batched, alone, strict=True):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected, strict=True):
+            assert a.label == b.label
+            assert np.allclose(a.box, b.box, atol=2e-3)
+
+
+def test_one_person_walking_keeps_one_track() -> None:
+    tracker = ObjectTracker(coco_labels(), frame_rate=1.0)
+    ids = set()
+    for i in range(10):  # a frame a second, walking left to right
+        x = 0.1 + 0.04 * i
+        tracks = tracker.update([Detection("person", 0.85, (x, 0.4, x + 0.1, 0.9)),
+                                 Detection("car", 0.9, (0.6, 0.6, 0.9, 0.8))])
+        ids |= {t.track_id for t in tracks if t.label == "person"}
+    assert len(ids) == 1
