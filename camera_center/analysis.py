@@ -33,12 +33,17 @@ from ingest.rtsp import Frame
 
 log = get_logger(__name__)
 
+# Someone standing still: the moving regions stay put, and so do the objects in them.
+# Their last detections are reused for this long before the detector looks again.
+_REUSE_S = 10.0
+
 
 @dataclass
 class AnalysisStats:
     frames: int = 0
     with_motion: int = 0
     sent_to_detector: int = 0
+    reused: int = 0              # still scene: the previous detections still hold
     detector_busy: int = 0       # frames skipped because detection was saturated
     firings: dict[str, int] = field(default_factory=dict)
 
@@ -52,6 +57,9 @@ class _Camera:
     tracker: ObjectTracker | None = None
     busy: bool = False
     pending: Frame | None = None
+    detected_motion: MotionResult | None = None   # the motion the last detections saw
+    detected_at: float = 0.0
+    detections: list[Any] = field(default_factory=list)
 
     @property
     def wants_objects(self) -> bool:
@@ -156,13 +164,20 @@ class Analysis:
         if motion.motion:
             self.stats.with_motion += 1
             if self.detector is not None and cam.tracker is not None and cam.wants_objects:
-                try:
-                    detections = await self.detector.detect(frame.image)
-                except queue.Full:
-                    self.stats.detector_busy += 1
+                if motion.same_regions(cam.detected_motion) \
+                        and frame.captured_at - cam.detected_at < _REUSE_S:
+                    self.stats.reused += 1
+                    tracks = tuple(cam.tracker.update(cam.detections))
                 else:
-                    self.stats.sent_to_detector += 1
-                    tracks = tuple(cam.tracker.update(detections))
+                    try:
+                        detections = await self.detector.detect(frame.image)
+                    except queue.Full:
+                        self.stats.detector_busy += 1
+                    else:
+                        self.stats.sent_to_detector += 1
+                        cam.detected_motion, cam.detected_at = motion, frame.captured_at
+                        cam.detections = detections
+                        tracks = tuple(cam.tracker.update(detections))
         at = datetime.fromtimestamp(frame.captured_at, UTC)
         for firing in cam.rules.evaluate(Observation(at, tracks, motion, tamper)):
             self._emit(camera_id, firing, frame)

@@ -14,9 +14,11 @@ from camera_center.auth.roles import system_principal
 from camera_center.logs import get_logger
 from camera_center.registry.csv_io import import_cameras
 from camera_center.registry.schemas import AreaCreate, AreaKind, CameraUpdate
+from camera_center.rules.schemas import RuleCreate
 from camera_center.services import Services
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, ids_from_csv
 from ingest.sim.process import SimProcess
+from ingest.sim.scenes import LINE, ZONE
 
 log = get_logger(__name__)
 
@@ -46,7 +48,41 @@ async def seed_demo_cameras(services: Services, cameras_csv: bytes) -> int:
     protected = next(c for c in build_fleet(ids_from_csv(DEMO_CAMERAS)) if c.needs_auth)
     await services.cameras.update(protected.id, CameraUpdate(
         username=SIM_USERNAME, password=SecretStr(SIM_PASSWORD)), who)
+    await seed_demo_rules(services)
     return report.created
+
+
+def demo_rules(scene: str) -> list[RuleCreate]:
+    """What a center would set up for each kind of simulated camera: every camera reports
+    tampering and outages; the scripted scenes get the rules their incidents test."""
+    zone = [list(p) for p in ZONE]
+    rules = [RuleCreate(kind="tamper", name="Che, làm mờ hoặc xoay camera"),
+             RuleCreate(kind="offline", name="Mất tín hiệu camera")]
+    if scene == "intrusion":
+        rules += [
+            RuleCreate(kind="motion", name="Chuyển động ở cổng trước", zone=zone),
+            RuleCreate(kind="intrusion", name="Người vào cổng trước", zone=zone,
+                       classes=["person", "motorcycle", "bicycle"]),
+            RuleCreate(kind="loitering", name="Đứng lâu ở cổng trước", zone=zone, dwell_s=8),
+        ]
+    elif scene == "crossing":
+        rules += [
+            RuleCreate(kind="line_crossing", name="Qua vỉa hè", line=[list(p) for p in LINE],
+                       classes=["person", "motorcycle", "bicycle"], cooldown_s=5),
+            RuleCreate(kind="motion", name="Chuyển động trên vỉa hè",
+                       zone=[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]], cooldown_s=60),
+        ]
+    return rules
+
+
+async def seed_demo_rules(services: Services) -> int:
+    who = system_principal("demo")
+    count = 0
+    for camera in build_fleet(ids_from_csv(DEMO_CAMERAS)):
+        for rule in demo_rules(camera.scene):
+            await services.rules.create(who, camera.id, rule)
+            count += 1
+    return count
 
 
 def simulator(data_dir: Path, rtsp_port: int = 8554, control_port: int = 8555) -> SimProcess:

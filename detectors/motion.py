@@ -51,6 +51,14 @@ class MotionResult:
     def motion(self) -> bool:
         return bool(self.regions)
 
+    def same_regions(self, other: MotionResult | None, tolerance: float = 0.01) -> bool:
+        """Whether the moving regions are where they were (someone standing still): the
+        objects found in them then are still valid, and the detector can be spared."""
+        if other is None or len(self.regions) != len(other.regions) or not self.regions:
+            return False
+        return all(max(abs(a - b) for a, b in zip(r.box, o.box, strict=True)) <= tolerance
+                   for r, o in zip(self.regions, other.regions, strict=True))
+
 
 @dataclass
 class MotionDetector:
