@@ -65,3 +65,29 @@ def test_weak_password_is_refused_by_the_cli(tmp_path: Path) -> None:
     r = cli(tmp_path, "user", "add", "--role", "admin", "chief", "--password-stdin",
             stdin="short\n")
     assert r.returncode == 1 and "password" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_demo_registry_comes_with_rules_for_its_scripted_incidents(tmp_path: Path) -> None:
+    from camera_center.demo import DEMO_CAMERAS, seed_demo_cameras
+    from camera_center.storage import migrate
+    from ingest.sim.fleet import build_fleet, ids_from_csv
+
+    async def seed() -> dict[str, set[str]]:
+        services = Services.build(load_settings(None, data_dir=str(tmp_path / "data")))
+        try:
+            await migrate.upgrade(services.db)
+            await seed_demo_areas(services, Path("config/areas-phu-luong.csv").read_text(
+                encoding="utf-8"))
+            assert await seed_demo_cameras(services, DEMO_CAMERAS.read_bytes()) == 400
+            kinds = {}
+            for cam in build_fleet(ids_from_csv(DEMO_CAMERAS))[:20]:
+                kinds[cam.scene] = {r.kind for r in await services.rules.specs(cam.id)}
+            return kinds
+        finally:
+            await services.close()
+
+    kinds = asyncio.run(seed())
+    assert all({"tamper", "offline"} <= k for k in kinds.values())
+    assert {"motion", "intrusion", "loitering"} <= kinds["intrusion"]
+    assert "line_crossing" in kinds["crossing"]
+    assert kinds["quiet"] == {"tamper", "offline"}

@@ -25,7 +25,7 @@ def test_a_walking_person_triggers_motion_where_he_walks() -> None:
     detector.update(frames("street", [0.5])[0])  # empty street: the reference
     result = detector.update(frames("street", [6.0])[0])  # person_a walking at x~0.2
     assert result.motion
-    x1, y1, x2, y2 = result.regions[0].box
+    x1, _y1, x2, y2 = result.regions[0].box
     assert x1 < 0.3 < x2 or x1 < 0.2 < x2
     assert y2 > 0.6  # his feet are on the pavement
 
