@@ -189,10 +189,11 @@ class Analysis:
                 "label": firing.label, "score": firing.score, "box": firing.box,
                 "track_id": firing.track_id, "frame_at": firing.at.isoformat(),
                 "detail": firing.detail, "frame": frame.image if frame else None}
+        fields = {"label": firing.label, "track_id": firing.track_id,
+                  "score": None if firing.score is None else round(firing.score, 2),
+                  **firing.detail}
         log.info("detection", camera_id=camera_id, kind=kind, rule=firing.rule.name,
-                 label=firing.label, score=None if firing.score is None else round(firing.score, 2),
-                 track_id=firing.track_id, **{k: v for k, v in firing.detail.items()
-                                               if isinstance(v, str | int | float)})
+                 **{k: v for k, v in fields.items() if isinstance(v, str | int | float)})
         self.recent.append({"camera_id": camera_id,
                             **{k: v for k, v in data.items() if k != "frame"}})
         self.bus.publish(Event(f"detection.{kind}", camera_id, at=firing.at, data=data))

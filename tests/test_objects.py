@@ -7,35 +7,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 import structlog
 
 from detectors.objects import BatchingDetector, Detection, DetectorConfig, coco_labels, load_backend
 from detectors.tracking import ObjectTracker
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
-
-
-@pytest.fixture(scope="session")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """yolo11n's architecture with random weights, saved as a .pt file like a real one.
-
-    Random weights find nothing, so the class head's bias is set to say "person" with
-    0.73 confidence everywhere: the boxes still come from the (random) network, so they
-    differ per image, which is what routing needs to be checked.
-    """
-    import torch
-    from ultralytics import YOLO
-
-    model = YOLO("yolo11n.yaml")
-    model.model.names = dict(enumerate(coco_labels()))
-    with torch.no_grad():
-        for branch in model.model.model[-1].cv3:
-            branch[-1].bias.fill_(-10.0)
-            branch[-1].bias[0] = 1.0
-    path = tmp_path_factory.mktemp("models") / "yolo11n-test.pt"
-    model.save(str(path))
-    return path
 
 
 def samples() -> list[np.ndarray]:
