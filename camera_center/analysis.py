@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import cv2
+
 from camera_center.events import Event, EventBus
 from camera_center.fleet import Fleet
 from camera_center.logs import get_logger
@@ -85,7 +87,8 @@ class Analysis:
         self._inflight: set[asyncio.Task[None]] = set()
         # Motion and tamper are cheap but not free: keep them off the event loop, on one
         # thread (OpenCV releases the interpreter lock while it works).
-        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="analysis")
+        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="analysis",
+                                       initializer=cv2.setNumThreads, initargs=(1,))
 
     async def start(self) -> None:
         s = self.settings

@@ -97,16 +97,21 @@ class MotionDetector:
         counted = max(1, cv2.countNonZero(valid))
 
         # Match overall brightness first: global changes of light are not motion.
-        frame_level = cv2.mean(grey, mask=valid)[0]
-        background_level = cv2.mean(background, mask=valid)[0]
+        masked = None if counted == valid.size else valid
+        frame_level = cv2.mean(grey, mask=masked)[0]
+        background_level = cv2.mean(background, mask=masked)[0]
         gain = background_level / frame_level if frame_level > 1 else 1.0
         levelled = cv2.convertScaleAbs(grey, alpha=min(gain, 8.0))
 
         diff = cv2.absdiff(levelled, cv2.convertScaleAbs(background))
         _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY)
-        changed = cv2.bitwise_and(changed, valid)
+        if masked is not None:
+            changed = cv2.bitwise_and(changed, valid)
         # Clipped highlights (a bright sky when the exposure rises) cannot be levelled.
         changed[grey >= 250] = 0
+        if not cv2.countNonZero(changed):  # the common case: a still scene
+            cv2.accumulateWeighted(grey, background, self.settings.learning_rate)
+            return MotionResult()
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, _KERNEL3)  # speckle noise
         fraction = cv2.countNonZero(changed) / counted
 
