@@ -40,6 +40,7 @@ class Fleet:
                                  idle_decode_interval_s=settings.idle_decode_interval_s),
             backoff_cap_s=settings.backoff_cap_s,
             auth_backoff_cap_s=settings.auth_backoff_cap_s,
+            packet_buffer_s=settings.packet_buffer_s,
         )
         self.supervisor: ReaderPool = reader_pool(self.hub.publish, options,
                                                   settings.worker_processes, worker_setup)

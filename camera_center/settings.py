@@ -83,6 +83,8 @@ class IngestSettings(_Section):
     backoff_cap_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     auth_backoff_cap_s: Annotated[float, Field(ge=1, le=3600)] = 300.0
     offline_grace_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    # Seconds of recent packets kept per camera, as received, for clips (0: none).
+    packet_buffer_s: Annotated[float, Field(ge=0, le=120)] = 0.0
     # Reader processes; None: one per CPU core; 0: readers run inside the server process.
     worker_processes: Annotated[int, Field(ge=0, le=64)] | None = None
 

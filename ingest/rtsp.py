@@ -164,7 +164,11 @@ class StreamReader:
         try:
             video = next((s for s in container.streams if s.type == "video"), None)
             if video is None:
-                raise StreamError(StreamState.UNSUPPORTED, "the stream has no video")
+                # A proprietary codec shows up as a stream FFmpeg cannot type.
+                found = ", ".join(sorted({s.type or "unknown" for s in container.streams}))
+                raise StreamError(StreamState.UNSUPPORTED,
+                                  "no video in a codec this server can decode "
+                                  f"(streams found: {found or 'none'})")
             try:
                 ctx = video.codec_context
                 # One decoding thread: frame threading would hold several frames (and

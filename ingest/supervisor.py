@@ -13,12 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from ingest.backoff import Backoff
 from ingest.health import StreamHealth, StreamState
+from ingest.packets import PacketRing, StoredPacket
 from ingest.rtsp import Frame, PacketSink, ReaderOptions, StreamError, StreamReader
 
 log = structlog.stdlib.get_logger("ingest.supervisor")
@@ -48,6 +49,9 @@ class SupervisorOptions:
     auth_backoff_initial_s: float = 30.0
     auth_backoff_cap_s: float = 300.0
     max_concurrent_opens: int = 8
+    # Seconds of recent packets kept per camera (as received, never decoded) for clips
+    # and relays that may live in another process; 0 keeps none.
+    packet_buffer_s: float = 0.0
 
 
 FrameCallback = Callable[[str, Frame], None]
@@ -63,6 +67,7 @@ class ReaderPool(Protocol):
     def health(self, camera_id: str) -> StreamHealth | None: ...
     def states(self) -> Counter[str]: ...
     def stop_all(self, join_timeout_s: float = 0.0) -> None: ...
+    def recent_packets(self, camera_id: str, since: float) -> list[StoredPacket]: ...
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -126,7 +131,9 @@ class _Worker:
                 self.health.set_state(err.state, err.message)
                 if time.monotonic() - started > _STABLE_AFTER_S:
                     backoff.reset()
-                if err.state is StreamState.AUTH_FAILED:
+                if err.state in (StreamState.AUTH_FAILED, StreamState.UNSUPPORTED):
+                    # A wrong password or a codec we lack needs a person to fix it:
+                    # retrying every few seconds would only add load (and lock accounts).
                     delay = auth_backoff.next_delay()
                 else:
                     auth_backoff.reset()
@@ -150,6 +157,7 @@ class Supervisor:
         self.options = options or SupervisorOptions()
         self.packet_sink_for = packet_sink_for or (lambda _cam: None)
         self._workers: dict[str, _Worker] = {}
+        self._rings: dict[str, PacketRing] = {}
         self._lock = threading.Lock()
         self._open_slots = threading.BoundedSemaphore(self.options.max_concurrent_opens)
         _limit_malloc_arenas()
@@ -164,7 +172,7 @@ class Supervisor:
             if current is not None:
                 current.stop.set()
             worker = _Worker(stream, self.options, self.on_frame,
-                             self.packet_sink_for(stream.camera_id), self._open_slots)
+                             self._packet_sink(stream.camera_id), self._open_slots)
             if self.on_state is not None:
                 on_state, cam = self.on_state, stream.camera_id
                 worker.health.on_change = lambda health: on_state(cam, health)
@@ -173,9 +181,29 @@ class Supervisor:
         log.info("camera reading", camera_id=stream.camera_id,
                  restarted=current is not None)
 
+    def _packet_sink(self, camera_id: str) -> PacketSink | None:
+        sink = self.packet_sink_for(camera_id)
+        if self.options.packet_buffer_s <= 0:
+            return sink
+        ring = self._rings.setdefault(camera_id, PacketRing(self.options.packet_buffer_s))
+        if sink is None:
+            return ring
+
+        def both(packet: Any) -> None:
+            ring(packet)
+            sink(packet)
+        return both
+
+    def recent_packets(self, camera_id: str, since: float) -> list[StoredPacket]:
+        """The camera's packets from the last keyframe at or before *since* (wall time)."""
+        with self._lock:
+            ring = self._rings.get(camera_id)
+        return ring.since(since) if ring is not None else []
+
     def remove(self, camera_id: str) -> bool:
         with self._lock:
             worker = self._workers.pop(camera_id, None)
+            self._rings.pop(camera_id, None)
         if worker is None:
             return False
         worker.stop.set()

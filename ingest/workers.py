@@ -8,6 +8,7 @@ cameras. :class:`ShardedSupervisor` offers the same calls as ``Supervisor``.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import threading
@@ -15,12 +16,14 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
 import structlog
 
 from ingest.health import StreamHealth, StreamState
+from ingest.packets import StoredPacket
 from ingest.supervisor import (
     CameraStream,
     FrameCallback,
@@ -60,6 +63,10 @@ class _Sender:
         finally:
             self.lock.release()
 
+    def packets(self, request_id: int, packets: list[StoredPacket]) -> None:
+        with self.lock:
+            self.conn.send(("packets", request_id, packets))
+
     def health(self, snapshot: dict[str, StreamHealth]) -> None:
         with self.lock:
             self.conn.send(("health", snapshot, self.dropped))
@@ -90,6 +97,12 @@ def _worker_main(commands: Connection, results: Connection,
                 sup.apply(arg)
             elif op == "remove":
                 sup.remove(arg)
+            elif op == "packets":
+                request_id, camera_id, since = arg
+                try:
+                    sender.packets(request_id, sup.recent_packets(camera_id, since))
+                except (OSError, BrokenPipeError):
+                    break
             elif op == "stop":
                 break
         now = time.monotonic()
@@ -118,6 +131,8 @@ class ShardedSupervisor:
         self._assigned: dict[str, CameraStream] = {}
         self._health: dict[str, StreamHealth] = {}
         self._dropped = [0] * workers
+        self._requests: dict[int, Future[list[StoredPacket]]] = {}
+        self._request_ids = itertools.count(1)
         self._running = True
         self.restarts = 0
         self._conns: list[Connection] = [None] * workers  # type: ignore[list-item]
@@ -182,6 +197,12 @@ class ShardedSupervisor:
                 _, camera_id, frame = message
                 if camera_id in self._assigned:
                     self.on_frame(camera_id, frame)
+            elif message[0] == "packets":
+                _, request_id, packets = message
+                with self._lock:
+                    waiting = self._requests.pop(request_id, None)
+                if waiting is not None:
+                    waiting.set_result(packets)
             else:
                 _, snapshot, dropped = message
                 self._dropped[index] = dropped
@@ -211,6 +232,24 @@ class ShardedSupervisor:
     def camera_ids(self) -> list[str]:
         with self._lock:
             return sorted(self._assigned)
+
+    def recent_packets(self, camera_id: str, since: float,
+                       timeout_s: float = 5.0) -> list[StoredPacket]:
+        """Recent packets of a camera read in a worker process (for clips): asked for
+        when needed, rather than every packet of every camera crossing the pipe."""
+        future: Future[list[StoredPacket]] = Future()
+        with self._lock:
+            if camera_id not in self._assigned:
+                return []
+            request_id = next(self._request_ids)
+            self._requests[request_id] = future
+        self._send(camera_id, "packets", (request_id, camera_id, since))
+        try:
+            return future.result(timeout=timeout_s)
+        except TimeoutError:
+            with self._lock:
+                self._requests.pop(request_id, None)
+            return []
 
     def health(self, camera_id: str) -> StreamHealth | None:
         with self._lock:

@@ -29,7 +29,9 @@ def big_sim() -> Iterator[SimProcess]:
 
 @pytest.fixture
 def server(make_settings: Callable[..., Settings], big_sim: SimProcess) -> Iterator[World]:
-    settings = make_settings(ingest={"enabled": True, "offline_grace_s": 5})
+    # Ingest alone: on a 2-core machine the simulator already takes one core.
+    settings = make_settings(ingest={"enabled": True, "offline_grace_s": 5},
+                             detector={"enabled": False})
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield World(client)
 
@@ -61,7 +63,9 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
             "id": cam, "name": f"Sim {cam}", "area_id": "DU" if int(cam[3:]) % 2 else "YN",
             "main_url": big_sim.url(cam, "main"), "sub_url": big_sim.url(cam, "sub")})
         assert r.status_code == 201
-    deadline = time.monotonic() + 180
+    # Generous: with the simulator sharing two cores, a few cameras can need several
+    # tries (the startup time itself is measured by bench.ingest).
+    deadline = time.monotonic() + 300
     while online(server) < len(ids):
         assert time.monotonic() < deadline, f"only {online(server)} of {len(ids)} online"
         time.sleep(2)
@@ -73,15 +77,16 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     time.sleep(20)
     before = max(rss_sample(pids, seconds=20))
 
-    faulty = {"cam101": ("stall", {"seconds": 20}), "cam102": ("garbage", {"frames": 60}),
+    faulty = {"cam101": ("stall", {"seconds": 40}), "cam102": ("garbage", {"frames": 60}),
               "cam103": ("stop", {"seconds": 15}), "cam104": ("resolution", {}),
               "cam105": ("refuse", {"seconds": 20})}
     for cam, (kind, params) in faulty.items():
         big_sim.fault(cam, kind, **params)
     seen: dict[str, set[str]] = {cam: set() for cam in faulty}
-    # Under 400 streams the stall shows after up to ~10 s (read timeout plus the
-    # simulator's buffered frames); watch long enough to see each state.
-    end = time.monotonic() + 25
+    # With 400 streams on two cores the simulator runs seconds behind, and a stall shows
+    # only once the frames it had already sent are read (up to ~20 s here): watch long
+    # enough to see each state.
+    end = time.monotonic() + 50
     while time.monotonic() < end:
         for cam in faulty:
             seen[cam].add(c.get(f"/api/v1/cameras/{cam}/health",

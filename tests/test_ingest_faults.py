@@ -2,10 +2,14 @@
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 
+import av
 import pytest
 
 from ingest.health import StreamState
@@ -164,6 +168,21 @@ def test_unknown_mount_is_offline_not_a_crash(sim: SimProcess, supervisor: Super
     assert "404" in supervisor.health("cam901").last_error
 
 
+def test_codec_the_decoder_lacks_is_unsupported_and_not_retried_in_a_storm(
+        sim: SimProcess, supervisor: Supervisor, frames: Recorder) -> None:
+    # The simulator's "vendor" stream: the same video in a payload no standard client knows.
+    supervisor.apply(CameraStream("cam902", sim.url("cam020", "vendor")))
+    watch(supervisor, sim, "cam024")
+    wait_for(lambda: state(supervisor, "cam902") is StreamState.UNSUPPORTED, 15, "unsupported")
+    health = supervisor.health("cam902")
+    assert "codec" in health.last_error and "rtsp://" not in health.last_error
+    attempts = health.attempts
+    time.sleep(4)
+    assert supervisor.health("cam902").attempts <= attempts + 1  # backs off, no storm
+    wait_for(lambda: frames.count("cam024") >= 1, 15, "the other camera's frames")
+    assert frames.count("cam902") == 0
+
+
 def test_quiet_scene_is_decoded_less_often_than_a_busy_one(sim: SimProcess,
                                                            supervisor: Supervisor,
                                                            frames: Recorder) -> None:
@@ -186,6 +205,41 @@ def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -
         assert all(p.arrived_at >= time.time() - 7 for p in ring.since(0))  # bounded
         # Every packet is kept, but only a few frames were decoded.
         assert 5 * sup.health("cam016").frames_decoded < len(ring)
+    finally:
+        sup.stop_all(join_timeout_s=5)
+
+
+def test_packets_read_in_a_worker_process_make_a_clip_without_decoding(
+        sim: SimProcess, tmp_path: Path) -> None:
+    options = replace(FAST, packet_buffer_s=6)
+    sup = ShardedSupervisor(Recorder(), options, workers=1)
+    try:
+        sup.apply(CameraStream("cam015", sim.url("cam015")))
+        wait_for(lambda: state(sup, "cam015") is StreamState.ONLINE, 20, "online")
+        time.sleep(4)
+        packets = sup.recent_packets("cam015", time.time() - 3)
+        assert packets and packets[0].keyframe
+        assert packets[-1].arrived_at - packets[0].arrived_at >= 2.5
+        assert sup.recent_packets("cam999", 0) == []  # unknown camera: nothing, no error
+
+        # Stream copy into an MP4: what an alert's clip is made of.
+        clip = tmp_path / "clip.mp4"
+        with av.open(sim.url("cam015"), options={"rtsp_transport": "tcp"}, timeout=10) as src, \
+                av.open(str(clip), "w") as out:
+            stream = out.add_stream_from_template(src.streams.video[0])
+            first = packets[0].pts
+            for p in packets:
+                packet = av.Packet(p.data)
+                packet.pts = None if p.pts is None else p.pts - first
+                packet.dts = None if p.dts is None else p.dts - first
+                packet.time_base = p.time_base
+                packet.stream = stream
+                out.mux(packet)
+        probe = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+                                "stream=codec_name,nb_read_packets", "-of", "csv=p=0",
+                                str(clip)], capture_output=True, text=True, check=True)
+        codec, count = probe.stdout.strip().split(",")
+        assert codec == "h264" and int(count) == len(packets)
     finally:
         sup.stop_all(join_timeout_s=5)
 

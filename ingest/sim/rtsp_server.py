@@ -147,10 +147,13 @@ def _caps(clip: EncodedClip) -> Any:
         f"video/x-{clip.codec},stream-format=byte-stream,alignment=au,framerate={clip.fps}/1")
 
 
-def _launch(codec: str) -> str:
+def _launch(codec: str, vendor: bool = False) -> str:
+    # The "vendor" stream stands for a camera's proprietary codec: the same video in
+    # GStreamer's own RTP payload (X-GST), which standard clients cannot decode.
+    payloader = "rtpgstpay" if vendor else f"rtp{codec}pay"
     return ("( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 "
             "max-buffers=16 block=false emit-signals=true "
-            f"! clocksync ! {codec}parse ! rtp{codec}pay name=pay0 pt=96 )")
+            f"! clocksync ! {codec}parse ! {payloader} name=pay0 pt=96 )")
 
 
 class SimServer:
@@ -171,9 +174,10 @@ class SimServer:
         self._dark_until: dict[str, float] = {}
         self._dark_cycle: dict[str, int] = {}
         for cam in cameras:
-            for kind in ("main", "sub"):
-                mount = _Mount(cam, kind, clips(cam.scene, kind, cam.codec),
-                               clips("quiet", f"{kind}-alt", cam.codec), self._record)
+            for kind in ("main", "sub", "vendor"):
+                size = "main" if kind == "main" else "sub"
+                mount = _Mount(cam, kind, clips(cam.scene, size, cam.codec),
+                               clips("quiet", f"{size}-alt", cam.codec), self._record)
                 mount.factory = self._factory(mount)
                 self.mounts[mount.path] = mount
                 self.server.get_mount_points().add_factory(mount.path, mount.factory)
@@ -211,7 +215,7 @@ class SimServer:
 
     def _factory(self, mount: _Mount) -> Any:
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(_launch(mount.clip.codec))
+        factory.set_launch(_launch(mount.clip.codec, vendor=mount.kind == "vendor"))
         factory.set_shared(True)
         factory.set_permissions(self._permissions(mount))
         factory.connect("media-configure", mount.configure)
@@ -268,7 +272,7 @@ class SimServer:
     def _camera_mounts(self, cam_id: str) -> list[_Mount]:
         if cam_id not in self.cameras:
             raise KeyError(cam_id)
-        return [self.mounts[f"/{cam_id}/main"], self.mounts[f"/{cam_id}/sub"]]
+        return [self.mounts[f"/{cam_id}/{kind}"] for kind in ("main", "sub", "vendor")]
 
     def _mount_points(self, cam_id: str, add: bool) -> None:
         points = self.server.get_mount_points()
@@ -310,7 +314,9 @@ class SimServer:
             fn()
             return False
 
-        GLib.idle_add(run)
+        # Not at idle priority: with hundreds of streams the loop is never idle, and a
+        # fault would wait forever.
+        GLib.idle_add(run, priority=GLib.PRIORITY_HIGH)
 
     def fault_stop(self, cam_id: str, seconds: float) -> None:
         """The camera goes dark: sessions dropped, new connections refused (404)."""
