@@ -347,14 +347,24 @@ class SimServer:
         """Answer 401 to everybody (as after a password change on the camera)."""
         mounts = self._camera_mounts(cam_id)
 
+        points = self.server.get_mount_points()
+
         def refuse() -> None:
+            # A fresh factory that may not construct: the shared media of the old one can
+            # outlive its sessions on a busy server, and a client reconnecting to it would
+            # be let in without the check.
             for mount in mounts:
-                mount.factory.set_permissions(self._permissions(mount, refuse=True))
+                refusing = GstRtspServer.RTSPMediaFactory()
+                refusing.set_launch(_launch(mount.clip.codec))
+                refusing.set_permissions(self._permissions(mount, refuse=True))
+                points.remove_factory(mount.path)
+                points.add_factory(mount.path, refusing)
             self._drop_sessions(cam_id)
 
         def restore() -> bool:
             for mount in mounts:
-                mount.factory.set_permissions(self._permissions(mount))
+                points.remove_factory(mount.path)
+                points.add_factory(mount.path, mount.factory)
             return False
 
         self._on_loop(refuse)
