@@ -98,7 +98,9 @@ class Analysis:
         self.backend = await asyncio.to_thread(load_backend, config)
         if self.backend is not None:
             self.detector = BatchingDetector(self.backend, s.batch_size, s.batch_wait_ms)
-        frames = self.fleet.hub.subscribe(maxsize=4000)
+        # About two seconds of the fleet's frames; older ones are dropped if analysis lags
+        # (each is ~170 kB, so a deep queue would be memory for stale pictures).
+        frames = self.fleet.hub.subscribe(maxsize=512)
         events = self.bus.subscribe("")
         self._tasks = [asyncio.create_task(self._consume(frames), name="analysis-frames"),
                        asyncio.create_task(self._follow(events), name="analysis-events")]
@@ -118,10 +120,10 @@ class Analysis:
     async def _camera(self, camera_id: str) -> _Camera | None:
         cam = self._cameras.get(camera_id)
         if cam is None:
-            source = await self.fleet.registry.stream_source(camera_id)
-            if source is None:
+            settings = await self.fleet.registry.detection_settings(camera_id)
+            if settings is None:
                 return None
-            det = DetectionSettings(**source.detection)
+            det = DetectionSettings(**settings)
             motion = MotionSettings(
                 sensitivity=det.sensitivity, min_area=det.min_area,
                 masks=tuple(tuple((p[0], p[1]) for p in poly) for poly in det.masks))

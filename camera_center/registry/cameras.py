@@ -131,6 +131,12 @@ class CameraRegistry:
             enabled=cam.enabled, detection=dict(cam.detection or {}),
         )
 
+    async def detection_settings(self, camera_id: str) -> dict[str, Any] | None:
+        """The camera's analysis settings (None: no such camera), for the pipeline."""
+        async with self.db.session() as s:
+            detection = await s.scalar(select(Camera.detection).where(Camera.id == camera_id))
+        return None if detection is None else dict(detection)
+
     async def all_ids(self) -> list[str]:
         async with self.db.session() as s:
             return list((await s.scalars(select(Camera.id).order_by(Camera.id))).all())
