@@ -8,11 +8,9 @@ cameras. :class:`ShardedSupervisor` offers the same calls as ``Supervisor``.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import multiprocessing as mp
 import os
-import sys
 import threading
 import time
 import zlib
@@ -41,50 +39,29 @@ _TRIM_PERIOD_S = 15.0
 
 
 class _Sender:
-    """Frames and health to the server over a pipe.
+    """Frames and health to the server over a pipe, written by the thread that has them.
 
-    Reader threads only leave their frame here (the latest per camera) and go back to
-    their stream; one thread sends whatever is waiting in a single message. Under
-    hundreds of reader threads every write waits for the interpreter lock, so writing
-    frame by frame from each reader (or through a multiprocessing.Queue, one frame at
-    a time) let frames pile up or be dropped. A frame replaced by a newer one of the
-    same camera before it was sent is counted as dropped: the server keeps only the
-    latest frame per camera anyway.
+    (A multiprocessing.Queue would hand them to a feeder thread, which starves behind
+    hundreds of reader threads and delivers frames tens of seconds late.) A frame that
+    finds the pipe busy is dropped rather than holding up its reader: the server keeps
+    only the latest frame per camera anyway.
     """
-
-    _MAX_BATCH = 5  # ~850 kB: one write into the enlarged pipe
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.lock = threading.Lock()   # one writer at a time on the pipe
+        self.lock = threading.Lock()
         self.dropped = 0
-        self._waiting: dict[str, Any] = {}
-        self._waiting_lock = threading.Lock()
-        self._wake = threading.Event()
-        threading.Thread(target=self._send_frames, name="frame-sender", daemon=True).start()
 
     def frame(self, camera_id: str, frame: Any) -> None:
-        with self._waiting_lock:
-            if self._waiting.pop(camera_id, None) is not None:
-                self.dropped += 1
-            self._waiting[camera_id] = frame
-        self._wake.set()
-
-    def _send_frames(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while True:
-                with self._waiting_lock:
-                    cams = list(self._waiting)[:self._MAX_BATCH]  # oldest first
-                    batch = [(cam, self._waiting.pop(cam)) for cam in cams]
-                if not batch:
-                    break
-                try:
-                    with self.lock:
-                        self.conn.send(("frames", batch))
-                except (OSError, BrokenPipeError):
-                    return  # the server went away
+        if not self.lock.acquire(timeout=0.05):
+            self.dropped += 1
+            return
+        try:
+            self.conn.send(("frame", camera_id, frame))
+        except (OSError, BrokenPipeError):
+            self.dropped += 1
+        finally:
+            self.lock.release()
 
     def packets(self, request_id: int, packets: list[StoredPacket]) -> None:
         with self.lock:
@@ -103,25 +80,10 @@ class _Sender:
             pass
 
 
-def _grow_pipe(conn: Connection, size: int = 1 << 20) -> None:
-    """A frame (~170 kB) in one write instead of three: each extra write waits for the
-    interpreter lock behind hundreds of reader threads, and the frames behind it are
-    dropped meanwhile. Linux only; elsewhere the default size stays."""
-    try:
-        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
-    except OSError:
-        pass  # over /proc/sys/fs/pipe-max-size: keep the default
-
-
 def _worker_main(commands: Connection, results: Connection,
                  options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
     if setup is not None:
         setup()
-    _grow_pipe(results)
-    # Hand the interpreter lock over more often: with 200 reader threads the frame
-    # sender otherwise waits long enough for whole frames to go stale (measured at 400
-    # cameras: 15 -> 25 frames/s delivered of ~76 decoded).
-    sys.setswitchinterval(0.001)
     sender = _Sender(results)
     sup = Supervisor(sender.frame, options, on_state=sender.state_changed)
     last = last_trim = 0.0
@@ -231,10 +193,10 @@ class ShardedSupervisor:
                 if self._running:
                     self._respawn(index)
                 return
-            if message[0] == "frames":
-                for camera_id, frame in message[1]:
-                    if camera_id in self._assigned:
-                        self.on_frame(camera_id, frame)
+            if message[0] == "frame":
+                _, camera_id, frame = message
+                if camera_id in self._assigned:
+                    self.on_frame(camera_id, frame)
             elif message[0] == "packets":
                 _, request_id, packets = message
                 with self._lock:
