@@ -60,6 +60,7 @@ def gating(cameras: int, seconds: float) -> dict[str, float]:
     packets say the scene moves, one every 5 s while quiet: approximated here by the
     scene script) and count what motion lets through."""
     from camera_center.demo import demo_rules
+    from camera_center.rules.engine import CLASS_KINDS
 
     fleet = build_fleet(numbered_ids(cameras), outages=False)
     per_scene: dict[str, tuple[int, int, int]] = {}
@@ -81,8 +82,7 @@ def gating(cameras: int, seconds: float) -> dict[str, float]:
             t += 1.0 if (t - quiet_until) < 5 else 5.0  # idle cameras: 1 frame per 5 s
         per_scene[name] = (analysed, moving, detected)
     counts = Counter(c.scene for c in fleet)
-    wants = {name: any(r.kind in ("intrusion", "loitering", "line_crossing", "crowd")
-                       for r in demo_rules(name)) for name in SCENES}
+    wants = {name: any(r.kind in CLASS_KINDS for r in demo_rules(name)) for name in SCENES}
     analysed = sum(per_scene[s][0] * n for s, n in counts.items())
     moving = sum(per_scene[s][1] * n for s, n in counts.items())
     sent = sum(per_scene[s][2] * n for s, n in counts.items() if wants[s])

@@ -24,7 +24,7 @@ from camera_center.events import Event, EventBus
 from camera_center.fleet import Fleet
 from camera_center.logs import get_logger
 from camera_center.registry.schemas import DetectionSettings
-from camera_center.rules.engine import CameraRules, Firing, Observation
+from camera_center.rules.engine import CLASS_KINDS, CameraRules, Firing, Observation
 from camera_center.rules.store import RuleStore
 from camera_center.settings import DetectorSettings
 from detectors.motion import MotionDetector, MotionResult, MotionSettings
@@ -65,8 +65,7 @@ class _Camera:
 
     @property
     def wants_objects(self) -> bool:
-        return any(r.kind in ("intrusion", "loitering", "line_crossing", "crowd")
-                   for r in self.rules.rules)
+        return any(r.kind in CLASS_KINDS for r in self.rules.rules)
 
 
 class Analysis:

@@ -20,7 +20,6 @@ from detectors.zones import Box, Line, Polygon, anchor, box_overlap, contains
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-KINDS = ("intrusion", "loitering", "line_crossing", "crowd", "motion", "tamper", "offline")
 ZONE_KINDS = frozenset({"intrusion", "loitering", "crowd", "motion"})
 CLASS_KINDS = frozenset({"intrusion", "loitering", "line_crossing", "crowd"})
 
