@@ -38,7 +38,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class ReaderOptions:
-    open_timeout_s: float = 5.0
+    open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     analysis_width: int = 320
     decode_fps: float = 1.0               # wanted analysis frames per second while active
