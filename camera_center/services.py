@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from camera_center.alerts.media import MediaStore
+from camera_center.alerts.service import AlertService
+from camera_center.alerts.store import AlertStore
 from camera_center.analysis import Analysis
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
@@ -76,6 +79,7 @@ class Services:
     areas: AreaRegistry
     cameras: CameraRegistry
     rules: RuleStore
+    alerts: AlertService
     metrics: Metrics
     fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
     analysis: Analysis | None = None  # likewise, when the detector is enabled too
@@ -88,14 +92,19 @@ class Services:
         bus = EventBus()
         cipher = CredentialCipher(secrets.credentials_key)
         cameras = CameraRegistry(db, cipher, bus)
+        alerts = AlertService(AlertStore(db, bus, settings.alerts.dedupe_window_s),
+                              MediaStore(settings.data_dir / "media"), cameras, bus,
+                              settings.alerts, settings.retention)
         return cls(
             settings=settings, db=db, bus=bus, cipher=cipher,
             sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth),
             users=UserDirectory(db), areas=AreaRegistry(db, bus),
-            cameras=cameras, rules=RuleStore(db, cameras, bus), metrics=Metrics(),
+            cameras=cameras, rules=RuleStore(db, cameras, bus), alerts=alerts,
+            metrics=Metrics(),
         )
 
     async def start_ingest(self) -> None:
+        await self.alerts.start()  # before analysis: no detection goes unheard
         if self.settings.ingest.enabled:
             log_setup = functools.partial(configure_logging, self.settings.logging.level,
                                           self.settings.logging.format)
@@ -112,4 +121,5 @@ class Services:
             await self.analysis.stop()
         if self.fleet is not None:
             await self.fleet.stop()
+        await self.alerts.stop()
         await self.db.close()

@@ -92,6 +92,13 @@ class IngestSettings(_Section):
     worker_processes: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
+class AlertSettings(_Section):
+    # Detections of the same camera and rule this close together are one incident: the
+    # open alert is updated (occurrences, last seen) instead of a new one being raised.
+    dedupe_window_s: Annotated[float, Field(ge=0, le=86400)] = 120.0
+    snapshot_quality: Annotated[int, Field(ge=30, le=100)] = 85
+
+
 class RetentionSettings(_Section):
     alerts_days: Annotated[int, Field(ge=1)] = 180
     snapshots_days: Annotated[int, Field(ge=1)] = 60
@@ -115,6 +122,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("timezone")

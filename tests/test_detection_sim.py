@@ -83,6 +83,26 @@ def test_incidents_become_events_at_the_right_cameras(analysed: World, sim: SimP
     assert events(analysed, "cam023", "motion") == []
     assert events(analysed, "cam023", "tamper") == []
 
+    # Stored as alerts: each incident one alert at its camera, however often it fired.
+    alerts = stored_alerts(analysed, 3)
+    assert sorted((a["camera_id"], a["kind"]) for a in alerts) == [
+        ("cam017", "motion"), ("cam019", "tamper"), ("cam020", "camera_offline")]
+    by_cam = {a["camera_id"]: a for a in alerts}
+    assert by_cam["cam017"]["occurrences"] == len(events(analysed, "cam017", "motion"))
+    assert by_cam["cam019"]["has_snapshot"] and not by_cam["cam020"]["has_snapshot"]
+    r = analysed.client.get(f"/api/v1/alerts/{by_cam['cam019']['id']}/snapshot",
+                            headers=analysed.admin)
+    assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"  # a JPEG
+
+
+def stored_alerts(world: World, at_least: int) -> list[dict]:
+    deadline = time.monotonic() + 10  # the alert service stores what analysis published
+    while True:
+        items = world.client.get("/api/v1/alerts", headers=world.admin).json()["items"]
+        if len(items) >= at_least or time.monotonic() > deadline:
+            return items
+        time.sleep(0.5)
+
 
 def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_events(
         make_settings: Callable[..., Settings], sim: SimProcess, model_file) -> None:

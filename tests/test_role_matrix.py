@@ -36,6 +36,18 @@ POLICY: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/rules/{rule_id}"): ADMIN,
     ("DELETE", "/api/v1/rules/{rule_id}"): ADMIN,
     ("GET", "/api/v1/cameras/{camera_id}/snapshot.jpg"): ALL,
+    # Alerts: everyone handles their areas' alerts (the store scopes them, 404 outside).
+    ("GET", "/api/v1/alerts"): ALL,
+    ("GET", "/api/v1/alerts/summary"): ALL,
+    ("GET", "/api/v1/alerts/{alert_id}"): ALL,
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): ALL,
+    ("POST", "/api/v1/alerts/{alert_id}/start"): ALL,
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): ALL,
+    ("POST", "/api/v1/alerts/{alert_id}/false-alarm"): ALL,
+    ("POST", "/api/v1/alerts/{alert_id}/assign"): ALL,
+    ("POST", "/api/v1/alerts/{alert_id}/comments"): ALL,
+    ("GET", "/api/v1/alerts/{alert_id}/snapshot"): ALL,
+    ("GET", "/api/v1/alerts/{alert_id}/clip"): ALL,
     ("GET", "/api/v1/fleet/health"): ALL,
     ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/healthz"): PUBLIC,
@@ -45,7 +57,7 @@ POLICY: dict[tuple[str, str], str] = {
 }
 
 SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999",
-               "{rule_id}": "999999"}
+               "{rule_id}": "999999", "{alert_id}": "999999"}
 ROLES = ("anonymous", "officer", "operator", "admin")
 
 

@@ -1,0 +1,59 @@
+"""Alert kinds, priorities and the status an alert may move to from each status."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AlertStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    FALSE_ALARM = "false_alarm"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+# Forward only. A false alarm can be called at any open stage (it is often obvious at a
+# glance); resolving needs someone to have taken the alert first, so the record always
+# shows who looked at it.
+TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
+    AlertStatus.NEW: frozenset({AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS,
+                                AlertStatus.FALSE_ALARM}),
+    AlertStatus.ACKNOWLEDGED: frozenset({AlertStatus.IN_PROGRESS, AlertStatus.RESOLVED,
+                                         AlertStatus.FALSE_ALARM}),
+    AlertStatus.IN_PROGRESS: frozenset({AlertStatus.RESOLVED, AlertStatus.FALSE_ALARM}),
+    AlertStatus.RESOLVED: frozenset(),
+    AlertStatus.FALSE_ALARM: frozenset(),
+}
+
+OPEN = frozenset({AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS})
+
+# Rule kind -> alert kind (an "offline" rule raises a camera_offline alert).
+_KIND_OF_RULE = {"offline": "camera_offline"}
+
+PRIORITY_OF_KIND: dict[str, Priority] = {
+    "intrusion": Priority.HIGH,
+    "line_crossing": Priority.HIGH,
+    "tamper": Priority.HIGH,
+    "crowd": Priority.MEDIUM,
+    "loitering": Priority.MEDIUM,
+    "camera_offline": Priority.MEDIUM,
+    "motion": Priority.LOW,
+}
+
+ALERT_KINDS = tuple(PRIORITY_OF_KIND)
+
+
+def alert_kind(rule_kind: str) -> str:
+    return _KIND_OF_RULE.get(rule_kind, rule_kind)
+
+
+def allowed_next(status: AlertStatus) -> list[str]:
+    return sorted(s.value for s in TRANSITIONS[status])

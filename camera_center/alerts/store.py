@@ -1,0 +1,375 @@
+"""Where alerts live: raised from detections (one incident, one alert), read within the
+caller's areas, moved through their lifecycle, every change in the alert's history and
+the audit log, in the same transaction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from camera_center.alerts.lifecycle import (
+    OPEN,
+    PRIORITY_OF_KIND,
+    TRANSITIONS,
+    AlertStatus,
+    Priority,
+    allowed_next,
+)
+from camera_center.alerts.models import Alert, AlertHistory
+from camera_center.alerts.schemas import AlertOut, Count, SummaryOut
+from camera_center.audit import log as audit
+from camera_center.auth.models import User
+from camera_center.auth.roles import Principal, Role
+from camera_center.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
+from camera_center.events import Event, EventBus
+from camera_center.registry.areas import descendants, tree_pairs, visible_area_ids
+from camera_center.storage.engine import Database
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A detection that may become an alert (or fold into an open one)."""
+
+    kind: str
+    camera_id: str
+    camera_name: str
+    area_id: str
+    at: datetime
+    rule_id: int | None = None
+    rule_name: str | None = None
+    label: str | None = None
+    score: float | None = None
+    zone: str | None = None
+    track_id: int | None = None
+    box: tuple[float, float, float, float] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    snapshot_path: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{self.camera_id}:{self.rule_id if self.rule_id is not None else self.kind}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    area_id: str | None = None
+    camera_id: str | None = None
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[AlertStatus, ...] = ()
+    assignee: str | None = None
+
+
+def to_out(alert: Alert) -> AlertOut:
+    return AlertOut(
+        id=alert.id, kind=alert.kind, camera_id=alert.camera_id, camera_name=alert.camera_name,
+        area_id=alert.area_id, rule_id=alert.rule_id, rule_name=alert.rule_name,
+        priority=Priority(alert.priority), started_at=alert.started_at,
+        last_seen_at=alert.last_seen_at, occurrences=alert.occurrences, label=alert.label,
+        score=alert.score, zone=alert.zone, track_id=alert.track_id,
+        box=list(alert.box) if alert.box else None, detail=alert.detail or {},
+        status=AlertStatus(alert.status), assignee=alert.assignee,
+        has_snapshot=alert.snapshot_path is not None, has_clip=alert.clip_path is not None,
+        updated_at=alert.updated_at)
+
+
+def encode_cursor(alert: Alert, newest_first: bool) -> str:
+    raw = json.dumps({"t": alert.started_at.isoformat(), "id": alert.id, "n": newest_first})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, newest_first: bool) -> tuple[datetime, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        at, alert_id, order = datetime.fromisoformat(raw["t"]), int(raw["id"]), raw["n"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("The cursor is not one this server gave out: start again without "
+                         "it.") from None
+    if order != newest_first or at.tzinfo is None:
+        raise BadRequest("This cursor belongs to a listing in the other order.")
+    return at, alert_id
+
+
+def _history(s: AsyncSession, alert_id: int, who: Principal | None, action: str,
+             detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+    s.add(AlertHistory(alert_id=alert_id, at=at or datetime.now(UTC),
+                       actor_id=who.user_id if who else None,
+                       actor=who.username if who else SYSTEM, action=action,
+                       detail=detail or {}))
+
+
+class AlertStore:
+    def __init__(self, db: Database, bus: EventBus, dedupe_window_s: float) -> None:
+        self.db = db
+        self.bus = bus
+        self.dedupe_window = timedelta(seconds=dedupe_window_s)
+
+    # -- raising ---------------------------------------------------------------------------
+
+    def _open_incident(self, c: Candidate) -> Select[tuple[Alert]]:
+        return (select(Alert).where(Alert.dedupe_key == c.dedupe_key,
+                                    Alert.status.in_([st.value for st in OPEN]),
+                                    Alert.last_seen_at >= c.at - self.dedupe_window)
+                .order_by(Alert.last_seen_at.desc()).limit(1))
+
+    async def open_incident(self, c: Candidate) -> Alert | None:
+        """The open alert *c* would fold into, if any."""
+        async with self.db.session() as s:
+            return await s.scalar(self._open_incident(c))
+
+    async def raise_or_fold(self, c: Candidate) -> tuple[Alert, bool]:
+        """Store *c* as a new alert, or fold it into the open alert of the same incident
+        (same camera and rule, seen within the dedupe window). True when new."""
+        async with self.db.session() as s:
+            current = await s.scalar(self._open_incident(c))
+            if current is not None:
+                current.occurrences += 1
+                current.last_seen_at = max(current.last_seen_at, c.at)
+                if c.score is not None and (current.score or 0) < c.score:
+                    current.score = c.score
+                if current.snapshot_path is None and c.snapshot_path is not None:
+                    current.snapshot_path = c.snapshot_path
+                _history(s, current.id, None, "seen_again",
+                         {"at": c.at.isoformat(), "track_id": c.track_id}, at=c.at)
+                await s.commit()
+                alert, created = current, False
+            else:
+                alert = Alert(
+                    kind=c.kind, camera_id=c.camera_id, camera_name=c.camera_name,
+                    area_id=c.area_id, rule_id=c.rule_id, rule_name=c.rule_name,
+                    priority=PRIORITY_OF_KIND.get(c.kind, Priority.MEDIUM).value,
+                    started_at=c.at, last_seen_at=c.at, occurrences=1, label=c.label,
+                    score=c.score, zone=c.zone, track_id=c.track_id,
+                    box=list(c.box) if c.box else None, detail=c.detail,
+                    snapshot_path=c.snapshot_path, status=AlertStatus.NEW.value,
+                    dedupe_key=c.dedupe_key)
+                s.add(alert)
+                await s.flush()
+                _history(s, alert.id, None, "raised", {"kind": c.kind}, at=c.at)
+                await s.commit()
+                created = True
+        self._announce(alert, "alert.created" if created else "alert.updated")
+        return alert, created
+
+    def _announce(self, alert: Alert, topic: str) -> None:
+        self.bus.publish(Event(topic, str(alert.id),
+                               data={"alert": to_out(alert).model_dump(mode="json")}))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _scope(self, s: AsyncSession, who: Principal, stmt: Select[Any],
+                     area_id: str | None = None) -> Select[Any] | None:
+        """Limit *stmt* to the caller's areas (and to *area_id* and below); None: nothing."""
+        visible = await visible_area_ids(s, who)
+        if area_id is not None:
+            wanted = descendants(await tree_pairs(s), [area_id])
+            visible = wanted if visible is None else visible & wanted
+        if visible is None:
+            return stmt
+        if not visible:
+            return None
+        return stmt.where(Alert.area_id.in_(sorted(visible)))
+
+    def _filtered(self, stmt: Select[Any], f: Filters, who: Principal) -> Select[Any]:
+        if f.since:
+            stmt = stmt.where(Alert.started_at >= f.since)
+        if f.until:
+            stmt = stmt.where(Alert.started_at < f.until)
+        if f.camera_id:
+            stmt = stmt.where(Alert.camera_id == f.camera_id)
+        if f.kinds:
+            stmt = stmt.where(Alert.kind.in_(f.kinds))
+        if f.statuses:
+            stmt = stmt.where(Alert.status.in_([st.value for st in f.statuses]))
+        if f.assignee == "none":
+            stmt = stmt.where(Alert.assignee.is_(None))
+        elif f.assignee:
+            stmt = stmt.where(Alert.assignee == (who.username if f.assignee == "me"
+                                                 else f.assignee))
+        return stmt
+
+    async def list(self, who: Principal, f: Filters, *, newest_first: bool = True,
+                   cursor: str | None = None, limit: int = 50) -> tuple[list[Alert], str | None]:
+        order = (Alert.started_at.desc(), Alert.id.desc()) if newest_first else (
+            Alert.started_at.asc(), Alert.id.asc())
+        stmt = self._filtered(select(Alert), f, who).order_by(*order).limit(limit + 1)
+        if cursor:
+            at, last_id = decode_cursor(cursor, newest_first)
+            if newest_first:
+                stmt = stmt.where(or_(Alert.started_at < at,
+                                      and_(Alert.started_at == at, Alert.id < last_id)))
+            else:
+                stmt = stmt.where(or_(Alert.started_at > at,
+                                      and_(Alert.started_at == at, Alert.id > last_id)))
+        async with self.db.session() as s:
+            scoped = await self._scope(s, who, stmt, f.area_id)
+            rows = [] if scoped is None else list((await s.scalars(scoped)).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1], newest_first) if more else None
+
+    async def get(self, who: Principal, alert_id: int) -> Alert:
+        async with self.db.session() as s:
+            return await self._get(s, who, alert_id)
+
+    async def _get(self, s: AsyncSession, who: Principal, alert_id: int) -> Alert:
+        alert = await s.get(Alert, alert_id)
+        visible = await visible_area_ids(s, who)
+        # The same answer for "missing" and "not yours": an officer learns nothing of other
+        # areas' incidents.
+        if alert is None or (visible is not None and alert.area_id not in visible):
+            raise NotFound(f"Alert {alert_id} does not exist.")
+        return alert
+
+    async def history(self, who: Principal, alert_id: int) -> tuple[Alert, list[AlertHistory]]:
+        async with self.db.session() as s:
+            alert = await self._get(s, who, alert_id)
+            rows = await s.scalars(select(AlertHistory).where(AlertHistory.alert_id == alert_id)
+                                   .order_by(AlertHistory.id))
+            return alert, list(rows.all())
+
+    async def summary(self, who: Principal, f: Filters, since: datetime,
+                      until: datetime) -> SummaryOut:
+        stmt = self._filtered(select(Alert.area_id, Alert.kind, Alert.status, Alert.started_at),
+                              Filters(**{**f.__dict__, "since": since, "until": until}), who)
+        async with self.db.session() as s:
+            scoped = await self._scope(s, who, stmt, f.area_id)
+            rows = [] if scoped is None else (await s.execute(scoped)).all()
+        by_area, by_kind, by_status, by_hour = Counter(), Counter(), Counter(), Counter()
+        for area_id, kind, status, started in rows:
+            by_area[area_id] += 1
+            by_kind[kind] += 1
+            by_status[status] += 1
+            by_hour[started.astimezone(UTC).replace(minute=0, second=0, microsecond=0)] += 1
+
+        def counts(c: Counter[Any]) -> list[Count]:
+            return [Count(key=str(k), count=n) for k, n in c.most_common()]
+
+        return SummaryOut(since=since, until=until, total=len(rows), by_area=counts(by_area),
+                          by_kind=counts(by_kind), by_status=counts(by_status),
+                          by_hour=[Count(key=h.isoformat(), count=n)
+                                   for h, n in sorted(by_hour.items())])
+
+    # -- handling --------------------------------------------------------------------------
+
+    async def transition(self, who: Principal, alert_id: int, to: AlertStatus,
+                         note: str | None = None) -> Alert:
+        async with self.db.session() as s:
+            alert = await self._get(s, who, alert_id)
+            current = AlertStatus(alert.status)
+            if to not in TRANSITIONS[current]:
+                nxt = allowed_next(current)
+                raise Conflict(
+                    f"Alert {alert_id} is {current.value}; it cannot become {to.value}. "
+                    + (f"Allowed next: {', '.join(nxt)}." if nxt else "It is closed."),
+                    errors=[{"field": "status", "message": f"now {current.value}",
+                             "allowed": nxt}])
+            alert.status = to.value
+            if to is AlertStatus.IN_PROGRESS and alert.assignee is None:
+                # Whoever starts work on an unassigned alert takes it.
+                alert.assignee, alert.assignee_id = who.username, who.user_id
+            detail = {"from": current.value, "to": to.value, **({"note": note} if note else {})}
+            _history(s, alert_id, who, "status", detail)
+            audit.record(s, who, f"alert.{to.value}", target_type="alert", target_id=alert_id,
+                         detail=detail)
+            await s.commit()
+        self._announce(alert, "alert.updated")
+        return alert
+
+    async def assign(self, who: Principal, alert_id: int, username: str | None) -> Alert:
+        async with self.db.session() as s:
+            alert = await self._get(s, who, alert_id)
+            user = None
+            if username is not None:
+                if username != who.username and who.role is Role.OFFICER:
+                    raise UnprocessableEntity("Officers can take an alert themselves; ask an "
+                                              "operator to assign it to someone else.")
+                user = await s.scalar(select(User).where(User.username == username))
+                if user is None or user.disabled:
+                    raise UnprocessableEntity(f"No active user named '{username}'.")
+                if user.role != Role.ADMIN.value:
+                    areas = descendants(await tree_pairs(s), [a.id for a in user.areas])
+                    if alert.area_id not in areas:
+                        raise UnprocessableEntity(
+                            f"'{username}' does not cover area {alert.area_id}; assign "
+                            "someone of that area.")
+            before = alert.assignee
+            alert.assignee = user.username if user else None
+            alert.assignee_id = user.id if user else None
+            detail = {"from": before, "to": alert.assignee}
+            _history(s, alert_id, who, "assigned", detail)
+            audit.record(s, who, "alert.assign", target_type="alert", target_id=alert_id,
+                         detail=detail)
+            await s.commit()
+        self._announce(alert, "alert.updated")
+        return alert
+
+    async def comment(self, who: Principal, alert_id: int, text: str) -> Alert:
+        async with self.db.session() as s:
+            alert = await self._get(s, who, alert_id)
+            _history(s, alert_id, who, "comment", {"text": text})
+            alert.updated_at = datetime.now(UTC)
+            audit.record(s, who, "alert.comment", target_type="alert", target_id=alert_id,
+                         detail={"length": len(text)})
+            await s.commit()
+        self._announce(alert, "alert.updated")
+        return alert
+
+    # -- retention -------------------------------------------------------------------------
+
+    async def expired(self, before: datetime, limit: int = 1000) -> list[Alert]:
+        async with self.db.session() as s:
+            rows = await s.scalars(select(Alert).where(Alert.started_at < before)
+                                   .order_by(Alert.started_at).limit(limit))
+            return list(rows.all())
+
+    async def delete(self, alert_ids: list[int]) -> None:
+        if not alert_ids:
+            return
+        async with self.db.session() as s:
+            for row in (await s.scalars(select(AlertHistory).where(
+                    AlertHistory.alert_id.in_(alert_ids)))).all():
+                await s.delete(row)
+            for row in (await s.scalars(select(Alert).where(Alert.id.in_(alert_ids)))).all():
+                await s.delete(row)
+            await s.commit()
+
+    async def forget_media(self, column: str, before: datetime) -> list[str]:
+        """Clear *column* (snapshot_path or clip_path) of alerts started before *before*;
+        return the paths that were there, for the caller to delete."""
+        col = getattr(Alert, column)
+        async with self.db.session() as s:
+            rows = (await s.execute(select(Alert.id, col).where(
+                Alert.started_at < before, col.is_not(None)))).all()
+            for alert_id, _path in rows:
+                alert = await s.get(Alert, alert_id)
+                if alert is not None:
+                    setattr(alert, column, None)
+            await s.commit()
+        return [path for _id, path in rows]
+
+    async def forget_paths(self, paths: list[str]) -> None:
+        """Media removed to keep the disk bounded: the alerts stop pointing at it."""
+        if not paths:
+            return
+        async with self.db.session() as s:
+            for column in (Alert.snapshot_path, Alert.clip_path):
+                rows = await s.scalars(select(Alert).where(column.in_(paths)))
+                for alert in rows.all():
+                    setattr(alert, column.key, None)
+            await s.commit()
+
+    async def count(self) -> int:
+        async with self.db.session() as s:
+            return int(await s.scalar(select(func.count()).select_from(Alert)) or 0)
