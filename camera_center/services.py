@@ -114,6 +114,8 @@ class Services:
                 self.analysis = Analysis(self.fleet, self.rules, self.bus,
                                          self.settings.detector)
                 await self.analysis.start()
+            if self.settings.ingest.packet_buffer_s > 0:
+                self.alerts.packets = self.fleet.supervisor.recent_packets
             await self.fleet.start()
 
     async def close(self) -> None:

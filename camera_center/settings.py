@@ -97,6 +97,10 @@ class AlertSettings(_Section):
     # open alert is updated (occurrences, last seen) instead of a new one being raised.
     dedupe_window_s: Annotated[float, Field(ge=0, le=86400)] = 120.0
     snapshot_quality: Annotated[int, Field(ge=30, le=100)] = 85
+    # The clip around an alert's first detection, cut from the packets ingest keeps
+    # (needs ingest.packet_buffer_s of at least clip_before_s + clip_after_s).
+    clip_before_s: Annotated[float, Field(ge=0, le=60)] = 5.0
+    clip_after_s: Annotated[float, Field(ge=0, le=60)] = 5.0
 
 
 class RetentionSettings(_Section):

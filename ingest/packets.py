@@ -19,6 +19,11 @@ class StoredPacket:
     time_base: Fraction | None
     keyframe: bool
     arrived_at: float  # time.time()
+    # On keyframes only (a clip starts at one): what a muxer needs to write the stream.
+    codec: str | None = None
+    width: int = 0
+    height: int = 0
+    extradata: bytes | None = None
 
 
 class PacketRing:
@@ -32,8 +37,14 @@ class PacketRing:
 
     def __call__(self, packet: Any) -> None:
         """The reader's packet sink (called from its thread)."""
+        keyframe = bool(packet.is_keyframe)
+        codec: dict[str, Any] = {}
+        if keyframe and packet.stream is not None:
+            ctx = packet.stream.codec_context
+            codec = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
+                     "extradata": bytes(ctx.extradata) if ctx.extradata else None}
         stored = StoredPacket(bytes(packet), packet.pts, packet.dts, packet.time_base,
-                              bool(packet.is_keyframe), time.time())
+                              keyframe, time.time(), **codec)
         with self._lock:
             self._packets.append(stored)
             horizon = stored.arrived_at - self.seconds

@@ -1,6 +1,8 @@
 """Detection against the simulator's incident timeline: motion, tamper and offline events
 come from the right cameras at the right times; a still camera stays silent."""
 
+import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -129,3 +131,33 @@ def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_eve
         assert events(world, "cam023", "intrusion") == []
         stats = analysis.stats
         assert stats.sent_to_detector <= stats.with_motion < stats.frames
+
+
+def test_an_alert_gets_a_clip_around_its_first_detection(
+        make_settings: Callable[..., Settings], sim: SimProcess, tmp_path) -> None:
+    settings = make_settings(
+        ingest={"enabled": True, "open_timeout_s": 4, "packet_buffer_s": 12},
+        detector={"model": str(tmp_path / "no-model.pt")},
+        alerts={"clip_before_s": 3, "clip_after_s": 2})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        world = World(client)
+        add(world, sim, "cam018", [{"kind": "motion", "name": "Toàn cảnh", "zone": EVERYWHERE}])
+        deadline = time.monotonic() + 60
+        alert: dict = {}
+        while time.monotonic() < deadline and not alert.get("has_clip"):
+            time.sleep(1)
+            items = client.get("/api/v1/alerts", headers=world.admin).json()["items"]
+            alert = items[0] if items else {}
+        assert alert.get("has_clip"), alert
+        r = client.get(f"/api/v1/alerts/{alert['id']}/clip", headers=world.admin)
+        assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+        clip = tmp_path / "clip.mp4"
+        clip.write_bytes(r.content)
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+             "stream=codec_name,width,height,duration,nb_read_frames", "-of", "json", str(clip)],
+            capture_output=True, text=True, check=True)
+        [stream] = json.loads(probe.stdout)["streams"]
+        assert stream["width"] == 640 and int(stream["nb_read_frames"]) > 0
+        # 3 s before + 2 s after, from the keyframe before (the simulator has 1 s GOPs).
+        assert 4.0 <= float(stream["duration"]) <= 7.0, stream

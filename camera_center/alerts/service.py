@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,11 @@ from camera_center.logs import get_logger
 from camera_center.registry.cameras import CameraRegistry
 from camera_center.rules.engine import ZONE_KINDS
 from camera_center.settings import AlertSettings, RetentionSettings
+from ingest.clips import write_clip
+from ingest.packets import StoredPacket
+
+# camera id, since (wall time) -> the camera's recent packets, read by ingest
+PacketSource = Callable[[str, float], list[StoredPacket]]
 
 log = get_logger(__name__)
 
@@ -42,6 +48,9 @@ class AlertService:
         self.retention = retention
         self._who = system_principal("alerts")
         self._tasks: list[asyncio.Task[None]] = []
+        self._clips: set[asyncio.Task[None]] = set()
+        self.packets: PacketSource | None = None  # set when ingest keeps packets
+
 
     async def start(self) -> None:
         # Subscribed before analysis starts, so no detection is missed.
@@ -50,9 +59,9 @@ class AlertService:
                        asyncio.create_task(self._retention_loop(), name="alerts-retention")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._clips]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._clips]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -98,7 +107,31 @@ class AlertService:
         if created:
             log.info("alert raised", alert_id=alert.id, kind=alert.kind, camera_id=alert.camera_id,
                      priority=alert.priority)
+            if self.packets is not None and rule_kind != "offline":
+                task = asyncio.create_task(self._attach_clip(alert.id, camera.id, event.at))
+                self._clips.add(task)
+                task.add_done_callback(self._clips.discard)
         return alert
+
+    async def _attach_clip(self, alert_id: int, camera_id: str, at: datetime) -> None:
+        """Once the seconds after the event have arrived, cut the clip and attach it."""
+        s = self.settings
+        start, end = at.timestamp() - s.clip_before_s, at.timestamp() + s.clip_after_s
+        await asyncio.sleep(max(0.0, end - datetime.now(UTC).timestamp()) + 0.5)
+        assert self.packets is not None
+        try:
+            packets = await asyncio.to_thread(self.packets, camera_id, start)
+            data = await asyncio.to_thread(write_clip, packets, start, end)
+            if data is None:
+                log.warning("no clip for alert", alert_id=alert_id, camera_id=camera_id,
+                            packets=len(packets))
+                return
+            path = await asyncio.to_thread(self.media.save, data, at, ".mp4")
+            alert = await self.store.set_clip(alert_id, path)
+            if alert is None:
+                await asyncio.to_thread(self.media.delete, [path])
+        except Exception:
+            log.exception("clip failed", alert_id=alert_id, camera_id=camera_id)
 
     # -- retention -------------------------------------------------------------------------
 

@@ -359,6 +359,17 @@ class AlertStore:
             await s.commit()
         return [path for _id, path in rows]
 
+    async def set_clip(self, alert_id: int, path: str) -> Alert | None:
+        async with self.db.session() as s:
+            alert = await s.get(Alert, alert_id)
+            if alert is None:
+                return None  # deleted meanwhile
+            alert.clip_path = path
+            _history(s, alert_id, None, "clip_attached")
+            await s.commit()
+        self._announce(alert, "alert.updated")
+        return alert
+
     async def forget_paths(self, paths: list[str]) -> None:
         """Media removed to keep the disk bounded: the alerts stop pointing at it."""
         if not paths:
