@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from camera_center.alerts.live import AlertFeed
 from camera_center.alerts.media import MediaStore
 from camera_center.alerts.service import AlertService
 from camera_center.alerts.store import AlertStore
@@ -15,6 +16,9 @@ from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
 from camera_center.crypto import CredentialCipher, load_or_create_secrets
+from camera_center.delivery.mqtt import MqttPublisher
+from camera_center.delivery.subscriptions import WebhookStore
+from camera_center.delivery.webhooks import WebhookDispatcher
 from camera_center.events import EventBus
 from camera_center.fleet import Fleet
 from camera_center.logs import configure_logging
@@ -80,7 +84,11 @@ class Services:
     cameras: CameraRegistry
     rules: RuleStore
     alerts: AlertService
+    alert_feed: AlertFeed
+    webhooks: WebhookStore
+    webhook_dispatcher: WebhookDispatcher
     metrics: Metrics
+    mqtt: MqttPublisher | None = None  # when mqtt.enabled
     fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
     analysis: Analysis | None = None  # likewise, when the detector is enabled too
 
@@ -100,11 +108,18 @@ class Services:
             sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth),
             users=UserDirectory(db), areas=AreaRegistry(db, bus),
             cameras=cameras, rules=RuleStore(db, cameras, bus), alerts=alerts,
+            alert_feed=AlertFeed(db, bus), webhooks=WebhookStore(db, cipher),
+            webhook_dispatcher=WebhookDispatcher(db, bus, cipher, settings.webhooks,
+                                                 keep_days=settings.retention.alert_events_days),
+            mqtt=MqttPublisher(db, bus, settings.mqtt) if settings.mqtt.enabled else None,
             metrics=Metrics(),
         )
 
     async def start_ingest(self) -> None:
         await self.alerts.start()  # before analysis: no detection goes unheard
+        await self.webhook_dispatcher.start()
+        if self.mqtt is not None:
+            await self.mqtt.start()
         if self.settings.ingest.enabled:
             log_setup = functools.partial(configure_logging, self.settings.logging.level,
                                           self.settings.logging.format)
@@ -116,6 +131,10 @@ class Services:
                 await self.analysis.start()
             if self.settings.ingest.packet_buffer_s > 0:
                 self.alerts.packets = self.fleet.supervisor.recent_packets
+            if self.mqtt is not None:
+                fleet = self.fleet
+                self.mqtt.status_source = lambda: {
+                    cam: fleet.health(cam) for cam in fleet.supervisor.camera_ids()}
             await self.fleet.start()
 
     async def close(self) -> None:
@@ -123,5 +142,8 @@ class Services:
             await self.analysis.stop()
         if self.fleet is not None:
             await self.fleet.stop()
+        if self.mqtt is not None:
+            await self.mqtt.stop()
+        await self.webhook_dispatcher.stop()
         await self.alerts.stop()
         await self.db.close()

@@ -103,10 +103,31 @@ class AlertSettings(_Section):
     clip_after_s: Annotated[float, Field(ge=0, le=60)] = 5.0
 
 
+class WebhookSettings(_Section):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 10  # then the delivery is dead
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    backoff_initial_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    backoff_cap_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    concurrency: Annotated[int, Field(ge=1, le=100)] = 8
+
+
+class MqttSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] = "camera-center"
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]{1,64}$")] = "camera-center"
+    status_every_s: Annotated[float, Field(gt=0, le=300)] = 5.0  # camera state check
+
+
 class RetentionSettings(_Section):
     alerts_days: Annotated[int, Field(ge=1)] = 180
     snapshots_days: Annotated[int, Field(ge=1)] = 60
     clips_days: Annotated[int, Field(ge=1)] = 30
+    # How far back a reconnecting stream or a webhook that was down can catch up.
+    alert_events_days: Annotated[int, Field(ge=1)] = 14
     max_media_gb: Annotated[float, Field(gt=0)] = 50.0
     audit_days: Annotated[int, Field(ge=30)] = 365
 
@@ -127,6 +148,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("timezone")

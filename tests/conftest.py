@@ -96,16 +96,22 @@ def call(client: TestClient, fn: Callable[..., Any], *args: Any) -> Any:
     return client.portal.call(fn, *args)
 
 
+AREAS = (
+    AreaCreate(id="TN", name="Tỉnh Thái Nguyên", kind=AreaKind.PROVINCE),
+    AreaCreate(id="PLG", name="Huyện Phú Lương", kind=AreaKind.DISTRICT, parent_id="TN"),
+    AreaCreate(id="DU", name="Thị trấn Đu", kind=AreaKind.TOWN, parent_id="PLG"),
+    AreaCreate(id="YN", name="Xã Yên Ninh", kind=AreaKind.COMMUNE, parent_id="PLG"),
+    AreaCreate(id="YN-CHO", name="Chợ Yên Ninh", kind=AreaKind.SITE, parent_id="YN"),
+)
+# One user per role: (username, role, areas)
+USERS = (("admin", Role.ADMIN, []), ("operator.du", Role.OPERATOR, ["DU"]),
+         ("officer.yn", Role.OFFICER, ["YN"]))
+
+
 def seed_areas(client: TestClient) -> None:
     areas = services_of(client).areas
     who = system_principal("test")
-    for data in (
-        AreaCreate(id="TN", name="Tỉnh Thái Nguyên", kind=AreaKind.PROVINCE),
-        AreaCreate(id="PLG", name="Huyện Phú Lương", kind=AreaKind.DISTRICT, parent_id="TN"),
-        AreaCreate(id="DU", name="Thị trấn Đu", kind=AreaKind.TOWN, parent_id="PLG"),
-        AreaCreate(id="YN", name="Xã Yên Ninh", kind=AreaKind.COMMUNE, parent_id="PLG"),
-        AreaCreate(id="YN-CHO", name="Chợ Yên Ninh", kind=AreaKind.SITE, parent_id="YN"),
-    ):
+    for data in AREAS:
         call(client, areas.create, data, who)
 
 
@@ -128,17 +134,10 @@ class World:
     def __init__(self, client: TestClient) -> None:
         self.client = client
         seed_areas(client)
-        self.ids = {
-            "admin": add_user(client, "admin", Role.ADMIN),
-            "operator": add_user(client, "operator.du", Role.OPERATOR, ["DU"]),
-            "officer": add_user(client, "officer.yn", Role.OFFICER, ["YN"]),
-        }
-        self.headers = {
-            "admin": login(client, "admin"),
-            "operator": login(client, "operator.du"),
-            "officer": login(client, "officer.yn"),
-            "anonymous": {},
-        }
+        self.ids, self.headers = {}, {"anonymous": {}}
+        for username, role, areas in USERS:
+            self.ids[role.value] = add_user(client, username, role, areas)
+            self.headers[role.value] = login(client, username)
 
     @property
     def admin(self) -> dict[str, str]:

@@ -49,6 +49,13 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alerts/{alert_id}/snapshot"): ALL,
     ("GET", "/api/v1/alerts/{alert_id}/clip"): ALL,
     ("GET", "/api/v1/fleet/health"): ALL,
+    ("GET", "/api/v1/webhooks"): ADMIN,
+    ("POST", "/api/v1/webhooks"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
@@ -57,7 +64,8 @@ POLICY: dict[tuple[str, str], str] = {
 }
 
 SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999",
-               "{rule_id}": "999999", "{alert_id}": "999999"}
+               "{rule_id}": "999999", "{alert_id}": "999999",
+               "{webhook_id}": "999999", "{delivery_id}": "999999"}
 ROLES = ("anonymous", "officer", "operator", "admin")
 
 

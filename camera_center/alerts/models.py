@@ -65,3 +65,23 @@ class AlertHistory(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class AlertEvent(Base):
+    """Every change to an alert, in commit order: what live streams replay after a
+    reconnect and what webhooks and MQTT deliver from (the outbox). Written in the same
+    transaction as the change itself."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    topic: Mapped[str] = mapped_column(String(32))      # alert.created | alert.updated
+    alert_id: Mapped[int] = mapped_column(Integer)
+    area_id: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+

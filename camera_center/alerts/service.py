@@ -150,7 +150,9 @@ class AlertService:
         """Drop alerts, snapshots and clips past their age, then the oldest media while the
         disk use is over the limit."""
         r = self.retention
-        counts = {"alerts": 0, "snapshots": 0, "clips": 0, "media_over_limit": 0}
+        counts = {"alerts": 0, "snapshots": 0, "clips": 0, "media_over_limit": 0,
+                  "events": await self.store.prune_events(
+                      now - timedelta(days=r.alert_events_days))}
         while batch := await self.store.expired(now - timedelta(days=r.alerts_days)):
             paths = [p for a in batch for p in (a.snapshot_path, a.clip_path) if p]
             await self.store.delete([a.id for a in batch])

@@ -4,6 +4,7 @@ the audit log, in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.alerts.lifecycle import (
@@ -23,7 +25,7 @@ from camera_center.alerts.lifecycle import (
     Priority,
     allowed_next,
 )
-from camera_center.alerts.models import Alert, AlertHistory
+from camera_center.alerts.models import Alert, AlertEvent, AlertHistory
 from camera_center.alerts.schemas import AlertOut, Count, SummaryOut
 from camera_center.audit import log as audit
 from camera_center.auth.models import User
@@ -114,6 +116,9 @@ class AlertStore:
         self.db = db
         self.bus = bus
         self.dedupe_window = timedelta(seconds=dedupe_window_s)
+        # Event ids must become visible in id order, or a client resuming "after id N"
+        # could miss an event committed just after it with a smaller id.
+        self._order = asyncio.Lock()
 
     # -- raising ---------------------------------------------------------------------------
 
@@ -142,7 +147,7 @@ class AlertStore:
                     current.snapshot_path = c.snapshot_path
                 _history(s, current.id, None, "seen_again",
                          {"at": c.at.isoformat(), "track_id": c.track_id}, at=c.at)
-                await s.commit()
+                await self._commit(s, current, "alert.updated")
                 alert, created = current, False
             else:
                 alert = Alert(
@@ -157,14 +162,24 @@ class AlertStore:
                 s.add(alert)
                 await s.flush()
                 _history(s, alert.id, None, "raised", {"kind": c.kind}, at=c.at)
-                await s.commit()
+                await self._commit(s, alert, "alert.created")
                 created = True
-        self._announce(alert, "alert.created" if created else "alert.updated")
         return alert, created
 
-    def _announce(self, alert: Alert, topic: str) -> None:
-        self.bus.publish(Event(topic, str(alert.id),
-                               data={"alert": to_out(alert).model_dump(mode="json")}))
+    async def _commit(self, s: AsyncSession, alert: Alert, topic: str) -> None:
+        """Commit the change with its line in the event log, then announce it."""
+        async with self._order:
+            await s.flush()
+            payload = to_out(alert).model_dump(mode="json")
+            event = AlertEvent(topic=topic, alert_id=alert.id, area_id=alert.area_id,
+                               camera_id=alert.camera_id, kind=alert.kind,
+                               priority=alert.priority, payload=payload,
+                               at=datetime.now(UTC))
+            s.add(event)
+            await s.flush()
+            await s.commit()
+            self.bus.publish(Event(topic, str(alert.id), at=event.at,
+                                   data={"event_id": event.id, "alert": payload}))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -283,8 +298,7 @@ class AlertStore:
             _history(s, alert_id, who, "status", detail)
             audit.record(s, who, f"alert.{to.value}", target_type="alert", target_id=alert_id,
                          detail=detail)
-            await s.commit()
-        self._announce(alert, "alert.updated")
+            await self._commit(s, alert, "alert.updated")
         return alert
 
     async def assign(self, who: Principal, alert_id: int, username: str | None) -> Alert:
@@ -311,8 +325,7 @@ class AlertStore:
             _history(s, alert_id, who, "assigned", detail)
             audit.record(s, who, "alert.assign", target_type="alert", target_id=alert_id,
                          detail=detail)
-            await s.commit()
-        self._announce(alert, "alert.updated")
+            await self._commit(s, alert, "alert.updated")
         return alert
 
     async def comment(self, who: Principal, alert_id: int, text: str) -> Alert:
@@ -322,8 +335,7 @@ class AlertStore:
             alert.updated_at = datetime.now(UTC)
             audit.record(s, who, "alert.comment", target_type="alert", target_id=alert_id,
                          detail={"length": len(text)})
-            await s.commit()
-        self._announce(alert, "alert.updated")
+            await self._commit(s, alert, "alert.updated")
         return alert
 
     # -- retention -------------------------------------------------------------------------
@@ -366,8 +378,7 @@ class AlertStore:
                 return None  # deleted meanwhile
             alert.clip_path = path
             _history(s, alert_id, None, "clip_attached")
-            await s.commit()
-        self._announce(alert, "alert.updated")
+            await self._commit(s, alert, "alert.updated")
         return alert
 
     async def forget_paths(self, paths: list[str]) -> None:
@@ -380,6 +391,12 @@ class AlertStore:
                 for alert in rows.all():
                     setattr(alert, column.key, None)
             await s.commit()
+
+    async def prune_events(self, before: datetime) -> int:
+        async with self.db.session() as s:
+            result = await s.execute(sa_delete(AlertEvent).where(AlertEvent.at < before))
+            await s.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def count(self) -> int:
         async with self.db.session() as s:

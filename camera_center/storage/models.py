@@ -1,11 +1,13 @@
 """Every table, imported in one place so Alembic and create-time checks see the full schema."""
 
-from camera_center.alerts.models import Alert, AlertHistory
+from camera_center.alerts.models import Alert, AlertEvent, AlertHistory
 from camera_center.audit.models import AuditEntry
 from camera_center.auth.models import LoginAttempt, RefreshToken, User, user_areas
+from camera_center.delivery.models import DeliveryCursor, WebhookDelivery, WebhookSubscription
 from camera_center.registry.models import Area, Camera
 from camera_center.rules.models import Rule
 from camera_center.storage.base import Base
 
-__all__ = ["Alert", "AlertHistory", "Area", "AuditEntry", "Base", "Camera", "LoginAttempt",
-           "RefreshToken", "Rule", "User", "user_areas"]
+__all__ = ["Alert", "AlertEvent", "AlertHistory", "Area", "AuditEntry", "Base", "Camera",
+           "DeliveryCursor", "LoginAttempt", "RefreshToken", "Rule", "User", "WebhookDelivery",
+           "WebhookSubscription", "user_areas"]

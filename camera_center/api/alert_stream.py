@@ -1,0 +1,133 @@
+"""Live alerts: Server-Sent Events and WebSocket, with the same filters and area scope.
+
+Both resume: SSE from the ``Last-Event-ID`` header browsers send on reconnect (or
+``?last_id=``), WebSocket from ``?last_id=``. Not in the OpenAPI document, which
+cannot describe endless streams; the README documents them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from camera_center.alerts.lifecycle import ALERT_KINDS, Priority
+from camera_center.alerts.live import FeedFilters
+from camera_center.api.deps import ACCESS_COOKIE, AnyUser, ServicesDep
+from camera_center.auth.roles import Principal
+from camera_center.auth.sessions import principal_for
+from camera_center.errors import BadRequest, Problem
+from camera_center.validation import AREA_CODE_PATTERN, SLUG_PATTERN
+
+router = APIRouter(prefix="/alerts", tags=["alerts"], include_in_schema=False)
+
+_PING_S = 15
+Kind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
+AreaQ = Annotated[str | None, Query(pattern=AREA_CODE_PATTERN)]
+CameraQ = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
+KindQ = Annotated[list[Kind] | None, Query()]
+PriorityQ = Annotated[list[Priority] | None, Query()]
+LastIdQ = Annotated[int | None, Query(ge=0, le=2**62)]
+
+
+class _WsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    area_id: Annotated[str | None, Field(pattern=AREA_CODE_PATTERN)] = None
+    camera_id: Annotated[str | None, Field(pattern=SLUG_PATTERN)] = None
+    kind: list[Kind] | None = None
+    priority: list[Priority] | None = None
+    last_id: Annotated[int | None, Field(ge=0, le=2**62)] = None
+
+
+def _filters(area_id: str | None, camera_id: str | None, kind: list[str] | None,
+             priority: list[Priority] | None) -> FeedFilters:
+    return FeedFilters(area_id=area_id, camera_id=camera_id, kinds=tuple(kind or ()),
+                       priorities=tuple(p.value for p in priority or ()))
+
+
+def _message(item: Any) -> str:
+    return json.dumps({"id": item.id, "event": item.topic, "alert": item.alert},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+@router.get("/stream")
+async def sse(request: Request, who: AnyUser, services: ServicesDep,
+              area_id: AreaQ = None, camera_id: CameraQ = None, kind: KindQ = None,
+              priority: PriorityQ = None, last_id: LastIdQ = None,
+              last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+              ) -> EventSourceResponse:
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise BadRequest("Last-Event-ID must be an event id this server sent.")
+        last_id = int(last_event_id)
+    feed = services.alert_feed.follow(who, _filters(area_id, camera_id, kind, priority),
+                                      last_id)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for item in feed:
+            yield ServerSentEvent(data=_message(item), id=str(item.id), event=item.topic)
+
+    return EventSourceResponse(events(), ping=_PING_S, send_timeout=30,
+                               headers={"Cache-Control": "no-store"})
+
+
+async def _ws_principal(ws: WebSocket, services: Any) -> Principal:
+    """Browsers cannot set headers on a WebSocket: the session cookie or ?token= works
+    too. (Request logs carry no query strings, so the token is not logged.)"""
+    auth = ws.headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else None
+    token = token or ws.cookies.get(ACCESS_COOKIE) or ws.query_params.get("token")
+    if not token:
+        raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
+    address = ws.client.host if ws.client else None
+    user, _claims = await services.sessions.authenticate(token, address)
+    return principal_for(user, address)
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket) -> None:
+    services = ws.app.state.services
+    try:
+        who = await _ws_principal(ws, services)
+        q = ws.query_params
+        raw = {"area_id": q.get("area_id"), "camera_id": q.get("camera_id"),
+               "kind": q.getlist("kind") or None, "priority": q.getlist("priority") or None,
+               "last_id": q.get("last_id")}
+        params = _WsParams.model_validate(raw)
+    except Problem as exc:
+        await ws.close(code=1008, reason=exc.detail[:120])
+        return
+    except ValidationError as exc:
+        await ws.close(code=1008, reason=("bad query: " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))[:120])
+        return
+    await ws.accept()
+    feed = services.alert_feed.follow(
+        who, _filters(params.area_id, params.camera_id, params.kind, params.priority),
+        params.last_id)
+
+    async def pump() -> None:
+        async for item in feed:
+            await ws.send_text(_message(item))
+
+    async def listen() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await ws.receive_text()  # nothing expected; returns on disconnect
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+        await feed.aclose()
