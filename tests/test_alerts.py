@@ -6,12 +6,16 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
 from camera_center.events import Event
 from camera_center.settings import Settings
 from tests.conftest import PASSWORD, World, call, services_of
+
+# The store's queries (keyset pages, scoping, summary) on both databases.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
 BOX = [0.25, 0.25, 0.75, 0.75]
 
@@ -214,3 +218,20 @@ def test_a_camera_going_offline_raises_a_camera_offline_alert_without_picture(
     assert alert.kind == "camera_offline" and alert.priority == "medium"
     r = world.client.get(f"/api/v1/alerts/{alert.id}/snapshot", headers=world.admin)
     assert r.status_code == 404 and "no snapshot" in r.json()["detail"]
+
+
+def test_media_stays_within_its_disk_limit_oldest_first(make_settings: Any) -> None:
+    with TestClient(create_app(make_settings())) as client:
+        world = World(client)
+        cam = _camera(world, "du-a-09", "DU")
+        first = _detect(client, cam, rule_id=1)
+        second = _detect(client, cam, rule_id=2)
+        service = services_of(client).alerts
+        newer = service.media.path(second.snapshot_path).stat().st_size
+        # Room for one picture only: the older one goes.
+        service.retention = service.retention.model_copy(
+            update={"max_media_gb": (newer + 100) / 2**30})
+        removed = call(client, service.prune, datetime.now(UTC))
+        assert removed["media_over_limit"] == 1
+        kept = {a["id"]: a["has_snapshot"] for a in _alerts(world)}
+        assert kept == {first.id: False, second.id: True}

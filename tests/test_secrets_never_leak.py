@@ -11,7 +11,9 @@ import structlog
 from camera_center.logs import configure_logging, get_logger
 from tests.conftest import World, api_operations
 
-SECRETS = ("Zebra-Quartz-7781", "Mango%Tiger@991", "Lotus-Csv-Import-55", "Orchid-Patch-303")
+SECRETS = ("Zebra-Quartz-7781", "Mango%Tiger@991", "Lotus-Csv-Import-55", "Orchid-Patch-303",
+           "Webhook-Signing-Secret-8812")
+URL_SECRET = "Hook-Url-Pass-6060"  # in a webhook URL: masked in responses and logs
 
 
 @pytest.fixture
@@ -105,6 +107,11 @@ def test_passwords_never_leave_the_server(
             },
         )
     )
+    hook = keep(c.post("/api/v1/webhooks", headers=admin, json={
+        "name": "Trực ban", "url": f"https://hook:{URL_SECRET}@127.0.0.1:9/x",
+        "secret": SECRETS[4]})).json()
+    keep(c.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin,
+                 json={"secret": SECRETS[4], "url": f"https://u:{URL_SECRET}@bad host/"}))
     get_logger("ingest.test").warning(
         "connect failed",
         url=f"rtsp://admin:{SECRETS[0]}@127.0.0.1/live",
@@ -121,6 +128,7 @@ def test_passwords_never_leave_the_server(
                 path.replace("{camera_id}", "du-001")
                 .replace("{area_id}", "DU")
                 .replace("{user_id}", str(world.ids["admin"]))
+                .replace("{webhook_id}", str(hook["id"]))
             )
             keep(c.get(url, headers=world.headers[role]))
     keep(c.get("/openapi.json"))
@@ -129,6 +137,7 @@ def test_passwords_never_leave_the_server(
     logs = log_stream.getvalue()
     assert "rtsp://admin:***@127.0.0.1/live" in text  # the masked form is what people see
     assert "connect failed" in logs and "***" in logs
+    assert URL_SECRET not in text and URL_SECRET not in logs
     for secret in SECRETS:
         assert secret not in text, f"{secret} in a response"
         assert secret not in logs, f"{secret} in the logs"

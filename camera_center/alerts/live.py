@@ -8,6 +8,7 @@ gap between the two and nothing comes twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,16 @@ class FeedItem:
     id: int
     topic: str
     alert: dict[str, Any]
+    message: str = ""  # the JSON that goes on the wire, made once for every subscriber
+
+    def wire(self) -> str:
+        return self.message or wire_message(self.id, self.topic, self.alert)
+
+
+def wire_message(event_id: int, topic: str, alert: dict[str, Any]) -> str:
+    """What a stream sends per event: ``{"id", "event", "alert"}``."""
+    return json.dumps({"id": event_id, "event": topic, "alert": alert}, ensure_ascii=False,
+                      separators=(",", ":"))
 
 
 class AlertFeed:
@@ -85,7 +96,8 @@ class AlertFeed:
                     alert = event.data["alert"]
                     if wanted(alert["area_id"], alert["camera_id"], alert["kind"],
                               alert["priority"]):
-                        yield FeedItem(event_id, event.topic, alert)
+                        yield FeedItem(event_id, event.topic, alert,
+                                       event.data.get("message", ""))
         finally:
             subscription.close()
 

@@ -25,6 +25,7 @@ from camera_center.alerts.lifecycle import (
     Priority,
     allowed_next,
 )
+from camera_center.alerts.live import wire_message
 from camera_center.alerts.models import Alert, AlertEvent, AlertHistory
 from camera_center.alerts.schemas import AlertOut, Count, SummaryOut
 from camera_center.audit import log as audit
@@ -178,8 +179,9 @@ class AlertStore:
             s.add(event)
             await s.flush()
             await s.commit()
-            self.bus.publish(Event(topic, str(alert.id), at=event.at,
-                                   data={"event_id": event.id, "alert": payload}))
+            self.bus.publish(Event(topic, str(alert.id), at=event.at, data={
+                "event_id": event.id, "alert": payload,
+                "message": wire_message(event.id, topic, payload)}))
 
     # -- reading ---------------------------------------------------------------------------
 

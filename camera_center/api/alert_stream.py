@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -51,11 +50,6 @@ def _filters(area_id: str | None, camera_id: str | None, kind: list[str] | None,
                        priorities=tuple(p.value for p in priority or ()))
 
 
-def _message(item: Any) -> str:
-    return json.dumps({"id": item.id, "event": item.topic, "alert": item.alert},
-                      ensure_ascii=False, separators=(",", ":"))
-
-
 @router.get("/stream")
 async def sse(request: Request, who: AnyUser, services: ServicesDep,
               area_id: AreaQ = None, camera_id: CameraQ = None, kind: KindQ = None,
@@ -71,7 +65,7 @@ async def sse(request: Request, who: AnyUser, services: ServicesDep,
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         async for item in feed:
-            yield ServerSentEvent(data=_message(item), id=str(item.id), event=item.topic)
+            yield ServerSentEvent(data=item.wire(), id=str(item.id), event=item.topic)
 
     return EventSourceResponse(events(), ping=_PING_S, send_timeout=30,
                                headers={"Cache-Control": "no-store"})
@@ -114,7 +108,7 @@ async def websocket(ws: WebSocket) -> None:
 
     async def pump() -> None:
         async for item in feed:
-            await ws.send_text(_message(item))
+            await ws.send_text(item.wire())
 
     async def listen() -> None:
         with contextlib.suppress(WebSocketDisconnect):
