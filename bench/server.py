@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from camera_center.app import create_app
+from camera_center.app import UVICORN_OPTIONS, create_app
 from camera_center.services import Services
 from camera_center.settings import Settings
 from ingest.sim.process import free_port
@@ -24,8 +24,8 @@ class LiveServer:
         self.port = port or free_port()
         self.app = create_app(settings)
         self.server = uvicorn.Server(uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-            ws="websockets-sansio", lifespan="on"))
+            self.app, host="127.0.0.1", port=self.port, lifespan="on",
+            **UVICORN_OPTIONS))  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete,
                                        args=(self.server.serve(),), daemon=True)

@@ -21,6 +21,15 @@ from web.routes import router as web_router
 log = get_logger(__name__)
 
 
+# How uvicorn serves the app (the CLI and the benchmarks alike). No per-message deflate:
+# live alerts send the same JSON to hundreds of sockets, and compressing it once per
+# socket was the largest single cost of fan-out (500 subscribers, bench.alerts).
+UVICORN_OPTIONS: dict[str, object] = {
+    "log_config": None, "access_log": False, "proxy_headers": False,
+    "ws": "websockets-sansio", "ws_per_message_deflate": False,
+}
+
+
 class NotMigrated(RuntimeError):
     pass
 

@@ -14,7 +14,7 @@ import typer
 import uvicorn
 from pydantic import SecretStr, ValidationError
 
-from camera_center.app import create_app, prepare_database
+from camera_center.app import UVICORN_OPTIONS, create_app, prepare_database
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
 from camera_center.demo import (
@@ -88,7 +88,7 @@ def _banner(settings: Settings, services_users: int) -> None:
 
 def _serve(settings: Settings) -> None:
     uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
-                log_config=None, access_log=False, proxy_headers=False)
+                **UVICORN_OPTIONS)  # type: ignore[arg-type]
 
 
 @app.command()

@@ -34,6 +34,7 @@ PacketSource = Callable[[str, float], list[StoredPacket]]
 log = get_logger(__name__)
 
 _RETENTION_PERIOD_S = 3600.0
+_INTAKE_BATCH = 100
 _FIRST_RETENTION_AFTER_S = 60.0
 
 
@@ -50,12 +51,15 @@ class AlertService:
         self._tasks: list[asyncio.Task[None]] = []
         self._clips: set[asyncio.Task[None]] = set()
         self.packets: PacketSource | None = None  # set when ingest keeps packets
+        self._camera_info: dict[str, tuple[str, str]] = {}
 
 
     async def start(self) -> None:
         # Subscribed before analysis starts, so no detection is missed.
         detections = self.bus.subscribe("detection.", maxsize=5000)
+        cameras = self.bus.subscribe("camera.", maxsize=1000)
         self._tasks = [asyncio.create_task(self._intake(detections), name="alerts-intake"),
+                       asyncio.create_task(self._forget_changed(cameras), name="alerts-cams"),
                        asyncio.create_task(self._retention_loop(), name="alerts-retention")]
 
     async def stop(self) -> None:
@@ -65,53 +69,91 @@ class AlertService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _forget_changed(self, cameras: Any) -> None:
+        while True:
+            event = await cameras.get()
+            if cameras.overflowed:
+                cameras.overflowed = False
+                self._camera_info.clear()
+            self._camera_info.pop(event.id, None)
+
     async def _intake(self, detections: Any) -> None:
         while True:
-            event = await detections.get()
+            # What piled up while the last batch was stored goes in one transaction.
+            events = [await detections.get()]
+            while len(events) < _INTAKE_BATCH and not detections.queue.empty():
+                events.append(detections.queue.get_nowait())
             if detections.overflowed:
                 detections.overflowed = False
                 log.error("alert intake fell behind: detections were dropped")
             try:
-                await self.raise_from(event)
-            except Exception:  # one bad event must not stop every later alert
-                log.exception("alert not stored", camera_id=event.id, topic=event.topic)
+                await self.raise_many(events)
+            except Exception:  # one bad batch must not stop every later alert
+                log.exception("alerts not stored", detections=len(events))
 
     async def raise_from(self, event: Event) -> Alert | None:
         """Store a ``detection.*`` event as an alert (or fold it into the open one)."""
-        data = event.data
-        try:
-            camera = await self.cameras.get(self._who, event.id)
-        except NotFound:
-            return None  # removed since the frame was taken
-        rule_kind = str(data.get("kind") or event.topic.removeprefix("detection."))
-        box = tuple(data["box"]) if data.get("box") else None
-        candidate = Candidate(
-            kind=alert_kind(rule_kind), camera_id=camera.id, camera_name=camera.name,
-            area_id=camera.area_id, at=event.at, rule_id=data.get("rule_id"),
-            rule_name=data.get("rule"), label=data.get("label"), score=data.get("score"),
-            zone=data.get("rule") if rule_kind in ZONE_KINDS | {"line_crossing"} else None,
-            track_id=data.get("track_id"), box=box,  # type: ignore[arg-type]
-            detail=dict(data.get("detail") or {}))
-        frame = data.get("frame")
-        if frame is not None:
-            current = await self.store.open_incident(candidate)
-            if current is None or current.snapshot_path is None:
-                caption = candidate.label
-                if caption and candidate.score is not None:
-                    caption = f"{caption} {candidate.score:.2f}"
-                jpeg = await asyncio.to_thread(render_snapshot, frame, box,  # type: ignore[arg-type]
-                                               caption, self.settings.snapshot_quality)
-                path = await asyncio.to_thread(self.media.save, jpeg, event.at, ".jpg")
-                candidate = replace(candidate, snapshot_path=path)
-        alert, created = await self.store.raise_or_fold(candidate)
-        if created:
-            log.info("alert raised", alert_id=alert.id, kind=alert.kind, camera_id=alert.camera_id,
-                     priority=alert.priority)
+        [alert] = await self.raise_many([event]) or [None]
+        return alert
+
+    async def _camera(self, camera_id: str) -> tuple[str, str] | None:
+        """(name, area) of a camera, cached until the registry announces a change."""
+        info = self._camera_info.get(camera_id)
+        if info is None:
+            try:
+                camera = await self.cameras.get(self._who, camera_id)
+            except NotFound:
+                return None
+            info = self._camera_info[camera_id] = (camera.name, camera.area_id)
+        return info
+
+    async def raise_many(self, events: list[Event]) -> list[Alert]:
+        candidates: list[tuple[Candidate, str]] = []
+        snapshotted: set[str] = set()
+        for event in events:
+            data = event.data
+            info = await self._camera(event.id)
+            if info is None:
+                continue  # removed since the frame was taken
+            rule_kind = str(data.get("kind") or event.topic.removeprefix("detection."))
+            box = tuple(data["box"]) if data.get("box") else None
+            candidate = Candidate(
+                kind=alert_kind(rule_kind), camera_id=event.id, camera_name=info[0],
+                area_id=info[1], at=event.at, rule_id=data.get("rule_id"),
+                rule_name=data.get("rule"), label=data.get("label"), score=data.get("score"),
+                zone=data.get("rule") if rule_kind in ZONE_KINDS | {"line_crossing"} else None,
+                track_id=data.get("track_id"), box=box,  # type: ignore[arg-type]
+                detail=dict(data.get("detail") or {}))
+            frame = data.get("frame")
+            if frame is not None and candidate.dedupe_key not in snapshotted:
+                current = await self.store.open_incident(candidate)
+                if current is None or current.snapshot_path is None:
+                    candidate = replace(candidate, snapshot_path=await self._snapshot(
+                        frame, candidate))
+                    snapshotted.add(candidate.dedupe_key)
+            candidates.append((candidate, rule_kind))
+        if not candidates:
+            return []
+        results = await self.store.raise_or_fold_many([c for c, _kind in candidates])
+        for (candidate, rule_kind), (alert, created) in zip(candidates, results, strict=True):
+            if not created:
+                continue
+            log.info("alert raised", alert_id=alert.id, kind=alert.kind,
+                     camera_id=alert.camera_id, priority=alert.priority)
             if self.packets is not None and rule_kind != "offline":
-                task = asyncio.create_task(self._attach_clip(alert.id, camera.id, event.at))
+                task = asyncio.create_task(self._attach_clip(alert.id, alert.camera_id,
+                                                             candidate.at))
                 self._clips.add(task)
                 task.add_done_callback(self._clips.discard)
-        return alert
+        return [alert for alert, _created in results]
+
+    async def _snapshot(self, frame: Any, c: Candidate) -> str:
+        caption = c.label
+        if caption and c.score is not None:
+            caption = f"{caption} {c.score:.2f}"
+        jpeg = await asyncio.to_thread(render_snapshot, frame, c.box, caption,
+                                       self.settings.snapshot_quality)
+        return await asyncio.to_thread(self.media.save, jpeg, c.at, ".jpg")
 
     async def _attach_clip(self, alert_id: int, camera_id: str, at: datetime) -> None:
         """Once the seconds after the event have arrived, cut the clip and attach it."""

@@ -25,7 +25,7 @@ from camera_center.alerts.lifecycle import (
     Priority,
     allowed_next,
 )
-from camera_center.alerts.live import wire_message
+from camera_center.alerts.live import FeedItem
 from camera_center.alerts.models import Alert, AlertEvent, AlertHistory
 from camera_center.alerts.schemas import AlertOut, Count, SummaryOut
 from camera_center.audit import log as audit
@@ -137,20 +137,26 @@ class AlertStore:
     async def raise_or_fold(self, c: Candidate) -> tuple[Alert, bool]:
         """Store *c* as a new alert, or fold it into the open alert of the same incident
         (same camera and rule, seen within the dedupe window). True when new."""
+        [result] = await self.raise_or_fold_many([c])
+        return result
+
+    async def raise_or_fold_many(self, candidates: list[Candidate]) -> list[tuple[Alert, bool]]:
+        """Several detections in one transaction (a burst costs one commit)."""
+        results: list[tuple[Alert, bool]] = []
         async with self.db.session() as s:
-            current = await s.scalar(self._open_incident(c))
-            if current is not None:
-                current.occurrences += 1
-                current.last_seen_at = max(current.last_seen_at, c.at)
-                if c.score is not None and (current.score or 0) < c.score:
-                    current.score = c.score
-                if current.snapshot_path is None and c.snapshot_path is not None:
-                    current.snapshot_path = c.snapshot_path
-                _history(s, current.id, None, "seen_again",
-                         {"at": c.at.isoformat(), "track_id": c.track_id}, at=c.at)
-                await self._commit(s, current, "alert.updated")
-                alert, created = current, False
-            else:
+            for c in candidates:
+                current = await s.scalar(self._open_incident(c))  # sees this batch's too
+                if current is not None:
+                    current.occurrences += 1
+                    current.last_seen_at = max(current.last_seen_at, c.at)
+                    if c.score is not None and (current.score or 0) < c.score:
+                        current.score = c.score
+                    if current.snapshot_path is None and c.snapshot_path is not None:
+                        current.snapshot_path = c.snapshot_path
+                    _history(s, current.id, None, "seen_again",
+                             {"at": c.at.isoformat(), "track_id": c.track_id}, at=c.at)
+                    results.append((current, False))
+                    continue
                 alert = Alert(
                     kind=c.kind, camera_id=c.camera_id, camera_name=c.camera_name,
                     area_id=c.area_id, rule_id=c.rule_id, rule_name=c.rule_name,
@@ -163,25 +169,33 @@ class AlertStore:
                 s.add(alert)
                 await s.flush()
                 _history(s, alert.id, None, "raised", {"kind": c.kind}, at=c.at)
-                await self._commit(s, alert, "alert.created")
-                created = True
-        return alert, created
+                results.append((alert, True))
+            await self._commit_all(s, [(a, "alert.created" if new else "alert.updated")
+                                       for a, new in results])
+        return results
 
     async def _commit(self, s: AsyncSession, alert: Alert, topic: str) -> None:
-        """Commit the change with its line in the event log, then announce it."""
+        await self._commit_all(s, [(alert, topic)])
+
+    async def _commit_all(self, s: AsyncSession, changes: list[tuple[Alert, str]]) -> None:
+        """Commit the changes with their lines in the event log, then announce them."""
         async with self._order:
             await s.flush()
-            payload = to_out(alert).model_dump(mode="json")
-            event = AlertEvent(topic=topic, alert_id=alert.id, area_id=alert.area_id,
-                               camera_id=alert.camera_id, kind=alert.kind,
-                               priority=alert.priority, payload=payload,
-                               at=datetime.now(UTC))
-            s.add(event)
+            now = datetime.now(UTC)
+            events = []
+            for alert, topic in changes:
+                payload = to_out(alert).model_dump(mode="json")
+                event = AlertEvent(topic=topic, alert_id=alert.id, area_id=alert.area_id,
+                                   camera_id=alert.camera_id, kind=alert.kind,
+                                   priority=alert.priority, payload=payload, at=now)
+                s.add(event)
+                events.append(event)
             await s.flush()
             await s.commit()
-            self.bus.publish(Event(topic, str(alert.id), at=event.at, data={
-                "event_id": event.id, "alert": payload,
-                "message": wire_message(event.id, topic, payload)}))
+            for event in events:
+                self.bus.publish(Event(event.topic, str(event.alert_id), at=now, data={
+                    "event_id": event.id, "alert": event.payload,
+                    "item": FeedItem.of(event.id, event.topic, event.payload)}))
 
     # -- reading ---------------------------------------------------------------------------
 

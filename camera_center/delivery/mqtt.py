@@ -37,6 +37,7 @@ log = get_logger(__name__)
 
 _CURSOR = "mqtt"
 _BATCH = 200
+_MIN_PASS_S = 0.1
 
 # camera id -> {"state": ..., "last_error": ...}
 StatusSource = Callable[[], dict[str, dict[str, Any]]]
@@ -100,6 +101,7 @@ class MqttPublisher:
                 while await self._publish_alerts(client) == _BATCH:
                     pass
                 await self._publish_status(client)
+                await asyncio.sleep(_MIN_PASS_S)  # a burst goes out in one pass
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.get(), self.settings.status_every_s)
         finally:

@@ -42,6 +42,9 @@ log = get_logger(__name__)
 _TAKE_IN = 500           # events per subscription per pass
 _SEND_BATCH = 100        # due deliveries per pass
 _IDLE_WAKE_S = 1.0       # look for due retries at least this often
+# ... and at most this often: under a burst of alerts one pass takes in many events,
+# instead of two queries per alert (measured: bench.alerts at 100 alerts/s).
+_MIN_PASS_S = 0.2
 _PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}  # critical=0 ... low=3
 
 
@@ -106,8 +109,9 @@ class WebhookDispatcher:
                         await self.prune(datetime.now(UTC) - self.keep)
                 except Exception:
                     log.exception("webhook pass failed")
+                await asyncio.sleep(_MIN_PASS_S)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.get(), _IDLE_WAKE_S)
+                    await asyncio.wait_for(wake.get(), _IDLE_WAKE_S - _MIN_PASS_S)
         finally:
             wake.close()
 
