@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 
 class AlertStatus(StrEnum):
@@ -49,6 +50,7 @@ PRIORITY_OF_KIND: dict[str, Priority] = {
 }
 
 ALERT_KINDS = tuple(PRIORITY_OF_KIND)
+AlertKind = Literal[ALERT_KINDS]  # type: ignore[valid-type]  # for API parameters
 
 
 def alert_kind(rule_kind: str) -> str:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from camera_center.alerts.lifecycle import ALERT_KINDS, Priority
+from camera_center.alerts.lifecycle import AlertKind, Priority
 from camera_center.alerts.live import FeedFilters
 from camera_center.api.deps import ACCESS_COOKIE, AnyUser, ServicesDep
 from camera_center.auth.roles import Principal
@@ -34,10 +34,9 @@ _PING_S = 15
 # sends a second instead of 50,000, for at most this much added delay. A lone alert
 # goes out at once.
 _COALESCE_S = 0.05
-Kind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
 AreaQ = Annotated[str | None, Query(pattern=AREA_CODE_PATTERN)]
 CameraQ = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
-KindQ = Annotated[list[Kind] | None, Query()]
+KindQ = Annotated[list[AlertKind] | None, Query()]
 PriorityQ = Annotated[list[Priority] | None, Query()]
 LastIdQ = Annotated[int | None, Query(ge=0, le=2**62)]
 
@@ -46,7 +45,7 @@ class _WsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     area_id: Annotated[str | None, Field(pattern=AREA_CODE_PATTERN)] = None
     camera_id: Annotated[str | None, Field(pattern=SLUG_PATTERN)] = None
-    kind: list[Kind] | None = None
+    kind: list[AlertKind] | None = None
     priority: list[Priority] | None = None
     last_id: Annotated[int | None, Field(ge=0, le=2**62)] = None
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 
-from camera_center.alerts.lifecycle import ALERT_KINDS, AlertStatus, allowed_next
+from camera_center.alerts.lifecycle import AlertKind, AlertStatus, allowed_next
 from camera_center.alerts.schemas import (
     AlertDetail,
     AlertOut,
@@ -33,7 +33,6 @@ router = APIRouter(prefix="/alerts", tags=["alerts"],
                    responses=problem_responses(400, 401, 403, 404, 422))
 
 AlertId = Path(ge=1, le=2**31 - 1, description="Alert id")
-Kind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
 
 
 def _filters(since: IsoDateTime | None, until: IsoDateTime | None, area_id: str | None,
@@ -48,7 +47,7 @@ def _filters(since: IsoDateTime | None, until: IsoDateTime | None, area_id: str 
 AreaQ = Annotated[str | None, Query(pattern=AREA_CODE_PATTERN,
                                     description="This area and the areas below it")]
 CameraQ = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
-KindQ = Annotated[list[Kind] | None, Query(description="Repeat for several kinds")]
+KindQ = Annotated[list[AlertKind] | None, Query(description="Repeat for several kinds")]
 StatusQ = Annotated[list[AlertStatus] | None, Query(description="Repeat for several")]
 AssigneeQ = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,64}$",
                                         description="A username, 'me' or 'none'")]

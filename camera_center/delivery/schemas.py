@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from camera_center.alerts.lifecycle import ALERT_KINDS, Priority
+from camera_center.alerts.lifecycle import AlertKind, Priority
 from camera_center.validation import AreaCode, HttpURL, Name
 
-Kind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
 Secret = Annotated[SecretStr, Field(min_length=16, max_length=256)]
 
 
@@ -21,7 +20,7 @@ class _In(BaseModel):
 class WebhookFilters(_In):
     area_ids: Annotated[list[AreaCode], Field(max_length=200)] = Field(
         default_factory=list, description="These areas and those below them; empty: all")
-    kinds: Annotated[list[Kind], Field(max_length=20)] = Field(
+    kinds: Annotated[list[AlertKind], Field(max_length=20)] = Field(
         default_factory=list, description="Empty: every kind")
     min_priority: Priority | None = Field(None, description="e.g. high: high and critical")
 
