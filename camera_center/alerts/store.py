@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from camera_center.auth.roles import Principal, Role
 from camera_center.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from camera_center.events import Event, EventBus
 from camera_center.registry.areas import descendants, tree_pairs, visible_area_ids
+from camera_center.storage.base import UTCDateTime
 from camera_center.storage.engine import Database
 
 SYSTEM = "system"
@@ -237,12 +238,11 @@ class AlertStore:
         stmt = self._filtered(select(Alert), f, who).order_by(*order).limit(limit + 1)
         if cursor:
             at, last_id = decode_cursor(cursor, newest_first)
-            if newest_first:
-                stmt = stmt.where(or_(Alert.started_at < at,
-                                      and_(Alert.started_at == at, Alert.id < last_id)))
-            else:
-                stmt = stmt.where(or_(Alert.started_at > at,
-                                      and_(Alert.started_at == at, Alert.id > last_id)))
+            # A row-value comparison: both databases walk the (started_at, id) index from
+            # the cursor (an OR of the two conditions made SQLite scan).
+            key, mark = tuple_(Alert.started_at, Alert.id), tuple_(
+                literal(at, UTCDateTime()), literal(last_id))
+            stmt = stmt.where(key < mark if newest_first else key > mark)
         async with self.db.session() as s:
             scoped = await self._scope(s, who, stmt, f.area_id)
             rows = [] if scoped is None else list((await s.scalars(scoped)).all())

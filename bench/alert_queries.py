@@ -1,0 +1,166 @@
+"""The alert list at scale: a filtered page out of 1,000,000 alerts, SQLite and PostgreSQL.
+
+    python -m bench.alert_queries --alerts 1000000
+
+Fills a fresh database (migrated like the server's) with alerts spread over 90 days,
+400 cameras in 10 communes, then times pages through the real ``AlertStore.list``
+(the code behind ``GET /api/v1/alerts``): an officer's newest page, filters by kind
+and status, by camera, by area and time, and the next page by cursor. Baseline in
+the same run: the same officer page fetched with OFFSET paging at page 200, as a
+list without cursors would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import insert, select, text
+
+from camera_center.alerts.lifecycle import PRIORITY_OF_KIND, AlertStatus
+from camera_center.alerts.models import Alert
+from camera_center.alerts.store import AlertStore, Filters
+from camera_center.auth.roles import Principal, Role
+from camera_center.events import EventBus
+from camera_center.registry.models import Area
+from camera_center.storage import migrate
+from camera_center.storage.engine import Database
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+COMMUNES = [f"XA{i:02d}" for i in range(10)]
+KINDS = list(PRIORITY_OF_KIND)
+# Most alerts are long closed; a few are open.
+STATUSES = [AlertStatus.RESOLVED] * 6 + [AlertStatus.FALSE_ALARM] * 3 + [AlertStatus.NEW]
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def fill(db: Database, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    async with db.session() as s:
+        s.add(Area(id="HUYEN", name="Huyện", kind="district"))
+        await s.flush()
+        for code in COMMUNES:
+            s.add(Area(id=code, name=f"Xã {code}", kind="commune", parent_id="HUYEN"))
+        await s.commit()
+    chunk = 10_000
+    for start in range(0, n, chunk):
+        rows = []
+        for i in range(start, min(n, start + chunk)):
+            cam = rng.randrange(400)
+            kind = rng.choice(KINDS)
+            at = now - timedelta(seconds=rng.uniform(0, 90 * 86400))
+            status = rng.choice(STATUSES)
+            rows.append({
+                "kind": kind, "camera_id": f"cam{cam:03d}", "camera_name": f"Camera {cam}",
+                "area_id": COMMUNES[cam % 10], "rule_id": cam * 10 + KINDS.index(kind),
+                "rule_name": "Cổng", "priority": PRIORITY_OF_KIND[kind].value,
+                "started_at": at, "last_seen_at": at, "occurrences": 1, "label": "person",
+                "score": 0.8, "zone": None, "track_id": i, "box": [0.1, 0.1, 0.3, 0.5],
+                "detail": {}, "snapshot_path": None, "clip_path": None,
+                "status": status.value, "assignee_id": None, "assignee": None,
+                "dedupe_key": f"cam{cam:03d}:{cam * 10}", "created_at": at, "updated_at": at})
+        async with db.session() as s:
+            await s.execute(insert(Alert), rows)
+            await s.commit()
+    async with db.session() as s:
+        await s.execute(text("ANALYZE"))
+        await s.commit()
+
+
+async def timed(fn: Any, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        await fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+async def measure(db: Database, repeat: int) -> list[tuple[str, list[float]]]:
+    store = AlertStore(db, EventBus(), 120)
+    officer = Principal(user_id=1, username="officer", role=Role.OFFICER,
+                        area_ids=frozenset({"XA03", "XA07"}))
+    admin = Principal(user_id=2, username="admin", role=Role.ADMIN)
+    now = datetime.now(UTC)
+    _rows, cursor = await store.list(officer, Filters(), limit=50)
+
+    async def offset_page() -> None:
+        async with db.session() as s:
+            await s.scalars(select(Alert).where(Alert.area_id.in_(["XA03", "XA07"]))
+                            .order_by(Alert.started_at.desc(), Alert.id.desc())
+                            .offset(200 * 50).limit(50))
+
+    cases: list[tuple[str, Any]] = [
+        ("officer, newest page", lambda: store.list(officer, Filters(), limit=50)),
+        ("officer, next page (cursor)",
+         lambda: store.list(officer, Filters(), cursor=cursor, limit=50)),
+        ("admin, kind + status=new", lambda: store.list(admin, Filters(
+            kinds=("intrusion",), statuses=(AlertStatus.NEW,)), limit=50)),
+        ("admin, one camera", lambda: store.list(admin, Filters(camera_id="cam123"),
+                                                 limit=50)),
+        ("admin, commune, last 24 h", lambda: store.list(admin, Filters(
+            area_id="XA05", since=now - timedelta(hours=24)), limit=50)),
+        ("baseline: OFFSET page 200", offset_page),
+    ]
+    return [(name, await timed(fn, repeat)) for name, fn in cases]
+
+
+async def run_backend(name: str, url: str, n: int, repeat: int) -> list[tuple[str, list[float]]]:
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+        t = time.perf_counter()
+        await fill(db, n)
+        print(f"{name}: {n:,} alerts written in {time.perf_counter() - t:.0f} s")
+        return await measure(db, repeat)
+    finally:
+        await db.close()
+
+
+async def main_async(n: int, repeat: int) -> None:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["SQLite"] = await run_backend(
+            "SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", n, repeat)
+    name = f"cc_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
+        results["PostgreSQL"] = await run_backend("PostgreSQL", f"{url}/{name}", n, repeat)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    print(f"\n{'':32} {'SQLite p50/p99 ms':>20} {'PostgreSQL p50/p99 ms':>24}")
+    for i, (case, _t) in enumerate(results["SQLite"]):
+        cells = []
+        for backend in ("SQLite", "PostgreSQL"):
+            times = results[backend][i][1]
+            cells.append(f"{_pct(times, 0.5):7.1f} / {_pct(times, 0.99):7.1f}")
+        print(f"{case:32} {cells[0]:>20} {cells[1]:>24}")
+    print("target: p99 <= 50 ms for a filtered page")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main_async(args.alerts, args.repeat))
+
+
+if __name__ == "__main__":
+    main()
