@@ -20,6 +20,7 @@ from camera_center.auth.schemas import UserCreate
 from camera_center.demo import (
     DEMO_AREAS,
     DEMO_CAMERAS,
+    demo_settings,
     seed_demo_areas,
     seed_demo_cameras,
     simulator,
@@ -119,6 +120,7 @@ def demo(config: ConfigOpt = None,
         _banner(settings, users)
         _serve(settings)
         return
+    settings = demo_settings(settings)
     typer.echo("  starting the camera simulator (the first start encodes its scenes: ~30 s)")
     with simulator(settings.data_dir):
         _banner(settings, users)

@@ -6,6 +6,7 @@ readers do not share one interpreter lock); it is stopped with the server.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -16,11 +17,15 @@ from camera_center.registry.csv_io import import_cameras
 from camera_center.registry.schemas import AreaCreate, AreaKind, CameraUpdate
 from camera_center.rules.schemas import RuleCreate
 from camera_center.services import Services
+from camera_center.settings import Settings
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, ids_from_csv
 from ingest.sim.process import SimProcess
 from ingest.sim.scenes import LINE, ZONE
 
 log = get_logger(__name__)
+
+# Seconds of packets each reader keeps, so the demo's alerts get clips.
+DEMO_PACKET_BUFFER_S = 12.0
 
 DEMO_AREAS = Path("config/areas-phu-luong.csv")
 DEMO_CAMERAS = Path("config/cameras.example.csv")
@@ -89,3 +94,24 @@ def simulator(data_dir: Path, rtsp_port: int = 8554, control_port: int = 8555) -
     """The demo fleet's simulator (a context manager; the first start encodes the scenes)."""
     return SimProcess(data_dir / "sim-cache", ids_from=DEMO_CAMERAS, rtsp_port=rtsp_port,
                       control_port=control_port, quiet=False)
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo shows every way an alert goes out: clips from the readers' packet rings,
+    and MQTT when a broker answers at the configured address (nothing else is needed)."""
+    ingest = settings.ingest.model_copy(update={
+        "packet_buffer_s": max(settings.ingest.packet_buffer_s, DEMO_PACKET_BUFFER_S)})
+    mqtt = settings.mqtt
+    if not mqtt.enabled and _listening(mqtt.host, mqtt.port):
+        mqtt = mqtt.model_copy(update={"enabled": True})
+        log.info("demo publishes alerts over MQTT", broker=f"{mqtt.host}:{mqtt.port}",
+                 topics=f"{mqtt.topic_prefix}/#")
+    return settings.model_copy(update={"ingest": ingest, "mqtt": mqtt})

@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from camera_center.demo import seed_demo_areas
+from camera_center.demo import DEMO_PACKET_BUFFER_S, demo_settings, seed_demo_areas
 from camera_center.services import Services
-from camera_center.settings import load_settings
+from camera_center.settings import Settings, load_settings
+from ingest.sim.process import free_port
 
 CLI = [sys.executable, "-m", "camera_center"]
 
@@ -91,3 +92,11 @@ def test_the_demo_registry_comes_with_rules_for_its_scripted_incidents(tmp_path:
     assert {"motion", "intrusion", "loitering"} <= kinds["intrusion"]
     assert "line_crossing" in kinds["crossing"]
     assert kinds["quiet"] == {"tamper", "offline"}
+
+
+def test_the_demo_keeps_packets_for_clips_and_uses_mqtt_only_where_a_broker_answers() -> None:
+    no_broker = demo_settings(Settings(mqtt={"port": free_port()}))
+    assert no_broker.ingest.packet_buffer_s == DEMO_PACKET_BUFFER_S
+    assert not no_broker.mqtt.enabled  # make run needs no other service
+    with_broker = demo_settings(Settings(mqtt={"port": 1883}))  # the local Mosquitto
+    assert with_broker.mqtt.enabled
