@@ -1,0 +1,138 @@
+"""From a scripted incident to the alert on an officer's WebSocket, 400 cameras live.
+
+    python -m bench.incident_latency --cameras 400 --seconds 90
+
+The simulator logs when each incident's first frame was sent (its timeline); the
+server (ingest, analysis motion-only unless models/yolo11n.pt is there, alerts)
+reads all the cameras; one WebSocket subscriber records when each alert event
+arrives. An incident counts as seen when an event for its camera and kind (a new
+alert, or a repeat folded into the open one) arrives after it; latency = arrival -
+incident time. Someone entering a zone -> a motion alert; a covered lens -> tamper.
+Baseline in the same run: the same measurement with 24 cameras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from websockets.sync.client import connect as ws_connect
+
+from bench.server import LiveServer
+from camera_center.auth.roles import Role, system_principal
+from camera_center.auth.schemas import UserCreate
+from camera_center.registry.schemas import AreaCreate, AreaKind, CameraCreate
+from camera_center.rules.schemas import RuleCreate
+from camera_center.settings import Settings
+from ingest.sim.process import SimProcess
+from ingest.sim.scenes import ZONE
+
+PASSWORD = "Bench-password-42"
+SIM_CACHE = Path("data/sim-cache")
+# Simulator incident kind -> the alert kind the demo-style rules raise for it.
+EXPECTED = {"zone_enter": "motion", "covered": "tamper"}
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _setup(srv: LiveServer, sim: SimProcess, n: int) -> str:
+    s, who = srv.services, system_principal("bench")
+    srv.call(s.areas.create, AreaCreate(id="DU", name="Thị trấn Đu", kind=AreaKind.TOWN), who)
+    srv.call(s.users.create, UserCreate(username="officer", role=Role.OFFICER, area_ids=["DU"],
+                                        password=SecretStr(PASSWORD)), who)
+    for i in range(1, n + 1):
+        if i == 3:
+            continue  # the camera that needs a password
+        cam = f"cam{i:03d}"
+        srv.call(s.cameras.create, CameraCreate(
+            id=cam, name=f"Sim {cam}", area_id="DU", main_url=sim.url(cam, "main"),
+            sub_url=sim.url(cam, "sub")), who)
+        for rule in (RuleCreate(kind="motion", name="Cổng", zone=[list(p) for p in ZONE],
+                                cooldown_s=0),
+                     RuleCreate(kind="tamper", name="Che ống kính")):
+            srv.call(s.rules.create, who, cam, rule)
+    r = httpx.post(f"{srv.url}/api/v1/auth/login",
+                   json={"username": "officer", "password": PASSWORD}, timeout=30)
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def measure(n: int, seconds: float, data_dir: Path) -> dict[str, Any]:
+    with SimProcess(SIM_CACHE, cameras=n, outages=False) as sim:
+        settings = Settings(data_dir=data_dir, logging={"level": "warning"},
+                            ingest={"enabled": True})
+        with LiveServer(settings) as srv:
+            token = _setup(srv, sim, n)
+            arrivals: list[tuple[float, str, str]] = []
+            stop = threading.Event()
+
+            def listen() -> None:
+                url = f"ws://127.0.0.1:{srv.port}/api/v1/alerts/ws?token={token}"
+                with ws_connect(url) as ws:
+                    while not stop.is_set():
+                        try:
+                            message = ws.recv(timeout=0.5)
+                        except TimeoutError:
+                            continue
+                        now = time.time()
+                        for event in json.loads(message):
+                            a = event["alert"]
+                            arrivals.append((now, a["camera_id"], a["kind"]))
+
+            listener = threading.Thread(target=listen, daemon=True)
+            listener.start()
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if srv.services.fleet and srv.services.fleet.summary()["online"] >= n - 1:
+                    break
+                time.sleep(1)
+            online_after = srv.services.fleet.summary()["online"] if srv.services.fleet else 0
+            time.sleep(10)  # references learned
+            start = time.time()
+            time.sleep(seconds)
+            stop.set()
+            listener.join(timeout=5)
+            incidents = [i for i in sim.timeline(start)["incidents"]
+                         if i["kind"] in EXPECTED and i["at"] < time.time() - 10]
+    latencies = []
+    for inc in incidents:
+        kind = EXPECTED[inc["kind"]]
+        seen = [t for t, cam, k in arrivals
+                if cam == inc["camera_id"] and k == kind and t >= inc["at"] - 0.5]
+        if seen:
+            latencies.append(min(seen) - inc["at"])
+    return {"cameras": n - 1, "online": online_after, "incidents": len(incidents),
+            "seen": len(latencies), "p50_s": _pct(latencies, 0.5),
+            "p95_s": _pct(latencies, 0.95)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=90.0)
+    args = parser.parse_args()
+    rows = []
+    for n in (24, args.cameras):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows.append(measure(n, args.seconds, Path(tmp)))
+    print(f"{'cameras':>8} {'online':>7} {'incidents':>10} {'seen':>6} {'p50 s':>7} {'p95 s':>7}")
+    for r in rows:
+        print(f"{r['cameras']:>8} {r['online']:>7} {r['incidents']:>10} {r['seen']:>6} "
+              f"{r['p50_s']:7.2f} {r['p95_s']:7.2f}")
+    print("target: p95 <= 1.5 s with 1 s keyframes (first row: baseline, 24 cameras)")
+
+
+if __name__ == "__main__":
+    main()
