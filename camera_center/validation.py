@@ -58,6 +58,8 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 AreaCode = Annotated[str, StringConstraints(pattern=AREA_CODE_PATTERN)]
 StreamURL = Annotated[str, BeforeValidator(_strip), AfterValidator(_url_checker(("rtsp", "rtsps")))]
 HttpURL = Annotated[str, BeforeValidator(_strip), AfterValidator(_url_checker(("http", "https")))]
+# Free text people write (notes, comments): several lines allowed.
+Text = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
 Tag = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=40),
                 AfterValidator(_no_control_chars)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]

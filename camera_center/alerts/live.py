@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from camera_center.alerts.models import AlertEvent
 from camera_center.auth.roles import Principal
 from camera_center.events import EventBus
-from camera_center.registry.areas import descendants, tree_pairs, visible_area_ids
+from camera_center.registry.areas import scoped_area_ids
 from camera_center.storage.engine import Database
 
 _REPLAY_PAGE = 500
@@ -64,11 +64,7 @@ class AlertFeed:
 
     async def _areas(self, who: Principal, area_id: str | None) -> set[str] | None:
         async with self.db.session() as s:
-            visible = await visible_area_ids(s, who)
-            if area_id is not None:
-                wanted = descendants(await tree_pairs(s), [area_id])
-                visible = wanted if visible is None else visible & wanted
-        return visible
+            return await scoped_area_ids(s, who, area_id)
 
     async def latest_id(self) -> int:
         async with self.db.session() as s:

@@ -5,18 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from camera_center.alerts.lifecycle import AlertStatus, Priority
 from camera_center.auth.schemas import Username
-from camera_center.validation import SLUG_PATTERN
-
-
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-Text = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=2000)]
+from camera_center.validation import SLUG_PATTERN, Text
 
 
 class _In(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.alerts.lifecycle import (
@@ -33,7 +34,12 @@ from camera_center.auth.models import User
 from camera_center.auth.roles import Principal, Role
 from camera_center.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from camera_center.events import Event, EventBus
-from camera_center.registry.areas import descendants, tree_pairs, visible_area_ids
+from camera_center.registry.areas import (
+    descendants,
+    scoped_area_ids,
+    tree_pairs,
+    visible_area_ids,
+)
 from camera_center.storage.base import UTCDateTime
 from camera_center.storage.engine import Database
 
@@ -203,10 +209,7 @@ class AlertStore:
     async def _scope(self, s: AsyncSession, who: Principal, stmt: Select[Any],
                      area_id: str | None = None) -> Select[Any] | None:
         """Limit *stmt* to the caller's areas (and to *area_id* and below); None: nothing."""
-        visible = await visible_area_ids(s, who)
-        if area_id is not None:
-            wanted = descendants(await tree_pairs(s), [area_id])
-            visible = wanted if visible is None else visible & wanted
+        visible = await scoped_area_ids(s, who, area_id)
         if visible is None:
             return stmt
         if not visible:
@@ -366,11 +369,8 @@ class AlertStore:
         if not alert_ids:
             return
         async with self.db.session() as s:
-            for row in (await s.scalars(select(AlertHistory).where(
-                    AlertHistory.alert_id.in_(alert_ids)))).all():
-                await s.delete(row)
-            for row in (await s.scalars(select(Alert).where(Alert.id.in_(alert_ids)))).all():
-                await s.delete(row)
+            await s.execute(sa_delete(AlertHistory).where(AlertHistory.alert_id.in_(alert_ids)))
+            await s.execute(sa_delete(Alert).where(Alert.id.in_(alert_ids)))
             await s.commit()
 
     async def forget_media(self, column: str, before: datetime) -> list[str]:
@@ -378,14 +378,11 @@ class AlertStore:
         return the paths that were there, for the caller to delete."""
         col = getattr(Alert, column)
         async with self.db.session() as s:
-            rows = (await s.execute(select(Alert.id, col).where(
-                Alert.started_at < before, col.is_not(None)))).all()
-            for alert_id, _path in rows:
-                alert = await s.get(Alert, alert_id)
-                if alert is not None:
-                    setattr(alert, column, None)
+            where = (Alert.started_at < before, col.is_not(None))
+            paths = list((await s.scalars(select(col).where(*where))).all())
+            await s.execute(sa_update(Alert).where(*where).values({column: None}))
             await s.commit()
-        return [path for _id, path in rows]
+        return paths
 
     async def set_clip(self, alert_id: int, path: str) -> Alert | None:
         async with self.db.session() as s:
@@ -403,9 +400,8 @@ class AlertStore:
             return
         async with self.db.session() as s:
             for column in (Alert.snapshot_path, Alert.clip_path):
-                rows = await s.scalars(select(Alert).where(column.in_(paths)))
-                for alert in rows.all():
-                    setattr(alert, column.key, None)
+                await s.execute(sa_update(Alert).where(column.in_(paths))
+                                .values({column.key: None}))
             await s.commit()
 
     async def prune_events(self, before: datetime) -> int:

@@ -7,7 +7,7 @@ import secrets as token_source
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from camera_center.alerts.models import AlertEvent
@@ -110,9 +110,8 @@ class WebhookStore:
             sub = await s.get(WebhookSubscription, sub_id)
             if sub is None:
                 raise NotFound(f"Webhook {sub_id} does not exist.")
-            for row in (await s.scalars(select(WebhookDelivery).where(
-                    WebhookDelivery.subscription_id == sub_id))).all():
-                await s.delete(row)
+            await s.execute(delete(WebhookDelivery).where(
+                WebhookDelivery.subscription_id == sub_id))
             await s.delete(sub)
             audit.record(s, who, "webhook.delete", target_type="webhook", target_id=sub_id,
                          detail={"name": sub.name})

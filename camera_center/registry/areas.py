@@ -45,6 +45,16 @@ async def visible_area_ids(session: AsyncSession, who: Principal) -> set[str] | 
     return descendants(await tree_pairs(session), who.area_ids)
 
 
+async def scoped_area_ids(session: AsyncSession, who: Principal,
+                          area_id: str | None = None) -> set[str] | None:
+    """*who*'s visible areas, narrowed to *area_id* and below when given; None: all."""
+    visible = await visible_area_ids(session, who)
+    if area_id is not None:
+        wanted = descendants(await tree_pairs(session), [area_id])
+        visible = wanted if visible is None else visible & wanted
+    return visible
+
+
 class AreaRegistry:
     def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
