@@ -61,7 +61,7 @@ def _setup(srv: LiveServer, sim: SimProcess, n: int) -> str:
             sub_url=sim.url(cam, "sub")), who)
         for rule in (RuleCreate(kind="motion", name="Cổng", zone=[list(p) for p in ZONE],
                                 cooldown_s=0),
-                     RuleCreate(kind="tamper", name="Che ống kính")):
+                     RuleCreate(kind="tamper", name="Che ống kính", cooldown_s=0)):
             srv.call(s.rules.create, who, cam, rule)
     r = httpx.post(f"{srv.url}/api/v1/auth/login",
                    json={"username": "officer", "password": PASSWORD}, timeout=30)

@@ -2,6 +2,7 @@
 by the people of its area, every step recorded, nothing lost across a restart."""
 
 from datetime import UTC, datetime, timedelta
+import asyncio
 from typing import Any
 
 import cv2
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
+from camera_center.auth.roles import system_principal
 from camera_center.events import Event
 from camera_center.settings import Settings
 from tests.conftest import PASSWORD, World, call, services_of
@@ -180,6 +182,38 @@ def test_listing_pages_without_gaps_and_filters(world: World) -> None:
         r = world.client.get("/api/v1/alerts", headers=world.admin, params=params)
         assert r.status_code == status, (params, r.text)
         assert r.json()["detail"]
+
+
+def test_handling_an_alert_while_detections_keep_folding_into_it_never_wedges(
+        world: World) -> None:
+    # A burst of detections (one transaction, several writes) folding into an alert
+    # while someone comments on it and its clip is attached: before the event log's
+    # lock was taken ahead of the first write, this waited out SQLite's busy timeout
+    # ("database is locked") and deadlocked PostgreSQL for good.
+    cam = _camera(world, "du-a-08", "DU")
+    alert = _detect(world.client, cam)
+    alerts = services_of(world.client).alerts
+    who = system_principal("test")
+
+    def burst() -> list[Event]:
+        return [Event("detection.intrusion", cam, at=datetime.now(UTC), data={
+            "rule_id": 1, "rule": "Cổng trước", "kind": "intrusion", "label": "person",
+            "score": 0.5, "box": BOX, "track_id": 7, "detail": {}, "frame": None})
+            for _ in range(3)]
+
+    async def together() -> None:
+        work = []
+        for i in range(10):
+            work += [alerts.raise_many(burst()),
+                     alerts.store.comment(who, alert.id, f"đang xem {i}"),
+                     alerts.store.set_clip(alert.id, f"clips/{i}.mp4")]
+        await asyncio.wait_for(asyncio.gather(*work), timeout=30)
+
+    call(world.client, together)
+    r = world.client.get(f"/api/v1/alerts/{alert.id}", headers=world.admin)
+    assert r.status_code == 200 and r.json()["occurrences"] == 31
+    history = r.json()["history"]
+    assert sum(h["action"] == "comment" for h in history) == 10
 
 
 def test_alerts_survive_a_restart_and_retention_clears_old_ones(

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,7 +152,7 @@ class AlertStore:
     async def raise_or_fold_many(self, candidates: list[Candidate]) -> list[tuple[Alert, bool]]:
         """Several detections in one transaction (a burst costs one commit)."""
         results: list[tuple[Alert, bool]] = []
-        async with self.db.session() as s:
+        async with self._writing() as s:
             for c in candidates:
                 current = await s.scalar(self._open_incident(c))  # sees this batch's too
                 if current is not None:
@@ -184,25 +186,35 @@ class AlertStore:
     async def _commit(self, s: AsyncSession, alert: Alert, topic: str) -> None:
         await self._commit_all(s, [(alert, topic)])
 
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A session for changes that go into the event log, holding the order lock from
+        before its first write. Taking the lock only at commit deadlocked: a session
+        that had already written (SQLite's write lock, PostgreSQL's row locks) waited
+        for the lock while its holder waited for the database."""
+        async with self._order, self.db.session() as s:
+            yield s
+
     async def _commit_all(self, s: AsyncSession, changes: list[tuple[Alert, str]]) -> None:
-        """Commit the changes with their lines in the event log, then announce them."""
-        async with self._order:
-            await s.flush()
-            now = datetime.now(UTC)
-            events = []
-            for alert, topic in changes:
-                payload = to_out(alert).model_dump(mode="json")
-                event = AlertEvent(topic=topic, alert_id=alert.id, area_id=alert.area_id,
-                                   camera_id=alert.camera_id, kind=alert.kind,
-                                   priority=alert.priority, payload=payload, at=now)
-                s.add(event)
-                events.append(event)
-            await s.flush()
-            await s.commit()
-            for event in events:
-                self.bus.publish(Event(event.topic, str(event.alert_id), at=now, data={
-                    "event_id": event.id, "alert": event.payload,
-                    "item": FeedItem.of(event.id, event.topic, event.payload)}))
+        """Commit the changes with their lines in the event log, then announce them.
+        Only inside :meth:`_writing`."""
+        assert self._order.locked()
+        await s.flush()
+        now = datetime.now(UTC)
+        events = []
+        for alert, topic in changes:
+            payload = to_out(alert).model_dump(mode="json")
+            event = AlertEvent(topic=topic, alert_id=alert.id, area_id=alert.area_id,
+                               camera_id=alert.camera_id, kind=alert.kind,
+                               priority=alert.priority, payload=payload, at=now)
+            s.add(event)
+            events.append(event)
+        await s.flush()
+        await s.commit()
+        for event in events:
+            self.bus.publish(Event(event.topic, str(event.alert_id), at=now, data={
+                "event_id": event.id, "alert": event.payload,
+                "item": FeedItem.of(event.id, event.topic, event.payload)}))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -299,7 +311,7 @@ class AlertStore:
 
     async def transition(self, who: Principal, alert_id: int, to: AlertStatus,
                          note: str | None = None) -> Alert:
-        async with self.db.session() as s:
+        async with self._writing() as s:
             alert = await self._get(s, who, alert_id)
             current = AlertStatus(alert.status)
             if to not in TRANSITIONS[current]:
@@ -321,7 +333,7 @@ class AlertStore:
         return alert
 
     async def assign(self, who: Principal, alert_id: int, username: str | None) -> Alert:
-        async with self.db.session() as s:
+        async with self._writing() as s:
             alert = await self._get(s, who, alert_id)
             user = None
             if username is not None:
@@ -348,7 +360,7 @@ class AlertStore:
         return alert
 
     async def comment(self, who: Principal, alert_id: int, text: str) -> Alert:
-        async with self.db.session() as s:
+        async with self._writing() as s:
             alert = await self._get(s, who, alert_id)
             _history(s, alert_id, who, "comment", {"text": text})
             alert.updated_at = datetime.now(UTC)
@@ -385,7 +397,7 @@ class AlertStore:
         return paths
 
     async def set_clip(self, alert_id: int, path: str) -> Alert | None:
-        async with self.db.session() as s:
+        async with self._writing() as s:
             alert = await s.get(Alert, alert_id)
             if alert is None:
                 return None  # deleted meanwhile
