@@ -93,10 +93,23 @@ class Fleet:
             except Exception:
                 log.exception("cannot follow registry change", camera_id=event.id)
 
-    async def _watch_outages(self, period_s: float = 2.0) -> None:
+    async def _watch_outages(self, period_s: float = 2.0, summary_every_s: float = 10.0) -> None:
+        last_summary: dict[str, int] = {}
+        summary_at = 0.0
         while True:
             await asyncio.sleep(period_s)
             now = time.monotonic()
+            if now - summary_at >= summary_every_s:
+                # The fleet at a glance in the log, when it changed: how a newcomer (or
+                # an operator tailing the log) sees the cameras come up after a start.
+                summary_at = now
+                counts = {k: v for k, v in self.summary().items() if v}
+                if counts != last_summary:
+                    last_summary = counts
+                    log.info("fleet status", online=counts.get(StreamState.ONLINE.value, 0),
+                             cameras=sum(counts.values()), **{
+                                 k: v for k, v in counts.items()
+                                 if k != StreamState.ONLINE.value})
             for camera_id in self.supervisor.camera_ids():
                 health = self.supervisor.health(camera_id)
                 if health is None:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import fields
+from multiprocessing import connection as mp_connection
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -50,15 +51,18 @@ class _Sender:
 
     (A multiprocessing.Queue would hand them to a feeder thread, which starves behind
     hundreds of reader threads and delivers frames tens of seconds late.) The picture
-    itself goes through the shared ring; the pipe carries its slot and the frame's
-    details. A frame that finds the pipe busy is dropped rather than holding up its
+    itself goes through the shared ring; a pipe of its own carries its slot and the
+    frame's details, so frames never queue behind a health report or a clip's
+    packets. A frame that finds its pipe busy is dropped rather than holding up its
     reader: the server keeps only the latest frame per camera anyway.
     """
 
-    def __init__(self, conn: Connection, ring: FrameRing) -> None:
+    def __init__(self, conn: Connection, frames: Connection, ring: FrameRing) -> None:
         self.conn = conn
+        self.frames = frames
         self.ring = ring
         self.lock = threading.Lock()
+        self.frame_lock = threading.Lock()
         self.dropped = 0
 
     def frame(self, camera_id: str, frame: Frame) -> None:
@@ -69,15 +73,15 @@ class _Sender:
                                         (slot, seq, frame.image.shape, details))
         else:  # an analysis size larger than the ring's slots: the pipe carries it
             message = ("frame", camera_id, frame)
-        if not self.lock.acquire(timeout=0.05):
+        if not self.frame_lock.acquire(timeout=0.05):
             self.dropped += 1
             return
         try:
-            self.conn.send(message)
+            self.frames.send(message)
         except (OSError, BrokenPipeError):
             self.dropped += 1
         finally:
-            self.lock.release()
+            self.frame_lock.release()
 
     def packets(self, request_id: int, packets: list[StoredPacket]) -> None:
         with self.lock:
@@ -96,11 +100,12 @@ class _Sender:
             pass
 
 
-def _worker_main(commands: Connection, results: Connection, ring: FrameRing,
-                 options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
+def _worker_main(commands: Connection, results: Connection, frames: Connection,
+                 ring: FrameRing, options: SupervisorOptions,
+                 setup: Callable[[], None] | None) -> None:
     if setup is not None:
         setup()
-    sender = _Sender(results, ring)
+    sender = _Sender(results, frames, ring)
     sup = Supervisor(sender.frame, options, on_state=sender.state_changed)
     last = last_trim = 0.0
     while True:
@@ -163,15 +168,18 @@ class ShardedSupervisor:
     def _spawn(self, index: int) -> None:
         parent, child = self._ctx.Pipe()
         results_in, results_out = self._ctx.Pipe(duplex=False)
+        frames_in, frames_out = self._ctx.Pipe(duplex=False)
         ring = FrameRing(_RING_SLOTS, self._slot_bytes)
         proc = self._ctx.Process(target=_worker_main, name=f"ingest-{index}", daemon=True,
-                                 args=(child, results_out, ring, self.options, self._setup))
+                                 args=(child, results_out, frames_out, ring, self.options,
+                                       self._setup))
         proc.start()
         results_out.close()
+        frames_out.close()
         child.close()
         self._conns[index] = parent
         self._procs[index] = proc
-        threading.Thread(target=self._receive, args=(index, results_in, ring),
+        threading.Thread(target=self._receive, args=(index, results_in, frames_in, ring),
                          name=f"ingest-results-{index}", daemon=True).start()
 
     def _respawn(self, index: int) -> None:
@@ -203,48 +211,56 @@ class ShardedSupervisor:
         with self._lock:
             self._conns[self._shard(camera_id)].send((op, arg))
 
-    def _receive(self, index: int, conn: Connection, ring: FrameRing) -> None:
+    def _receive(self, index: int, conn: Connection, frames: Connection,
+                 ring: FrameRing) -> None:
         try:
-            self._receive_from(index, conn, ring)
+            self._receive_from(index, conn, frames, ring)
         finally:
+            conn.close()
+            frames.close()
             ring.close()
 
-    def _receive_from(self, index: int, conn: Connection, ring: FrameRing) -> None:
+    def _receive_from(self, index: int, results: Connection, frames: Connection,
+                      ring: FrameRing) -> None:
         while self._running:
             try:
-                if not conn.poll(0.5):
-                    continue
-                message = conn.recv()
+                # One message from each pipe that has one, frames first: neither a busy
+                # camera fleet nor a large health report keeps the other waiting.
+                ready = mp_connection.wait([frames, results], timeout=0.5)
+                messages = [conn.recv() for conn in (frames, results) if conn in ready]
             except (EOFError, OSError):
-                conn.close()
                 if self._running:
                     self._respawn(index)
                 return
-            if message[0] == "frame":
-                _, camera_id, frame = message
-                if camera_id not in self._assigned:
-                    continue
-                if not isinstance(frame, Frame):
-                    slot, seq, shape, details = frame
-                    image = ring.take(slot, seq, shape)
-                    if image is None:  # overwritten: this side fell a ring behind
-                        self._overrun[index] += 1
-                        continue
-                    frame = Frame(image, *details)  # fields in declaration order
-                self.on_frame(camera_id, frame)
-            elif message[0] == "packets":
-                _, request_id, packets = message
-                with self._lock:
-                    waiting = self._requests.pop(request_id, None)
-                if waiting is not None:
-                    waiting.set_result(packets)
-            else:
-                _, snapshot, dropped = message
-                self._dropped[index] = dropped
-                with self._lock:
-                    for camera_id, health in snapshot.items():
-                        if camera_id in self._assigned:
-                            self._health[camera_id] = health
+            for message in messages:
+                self._handle(index, message, ring)
+
+    def _handle(self, index: int, message: tuple[Any, ...], ring: FrameRing) -> None:
+        if message[0] == "frame":
+            _, camera_id, frame = message
+            if camera_id not in self._assigned:
+                return
+            if not isinstance(frame, Frame):
+                slot, seq, shape, details = frame
+                image = ring.take(slot, seq, shape)
+                if image is None:  # overwritten: this side fell a ring behind
+                    self._overrun[index] += 1
+                    return
+                frame = Frame(image, *details)  # fields in declaration order
+            self.on_frame(camera_id, frame)
+        elif message[0] == "packets":
+            _, request_id, packets = message
+            with self._lock:
+                waiting = self._requests.pop(request_id, None)
+            if waiting is not None:
+                waiting.set_result(packets)
+        else:
+            _, snapshot, dropped = message
+            self._dropped[index] = dropped
+            with self._lock:
+                for camera_id, health in snapshot.items():
+                    if camera_id in self._assigned:
+                        self._health[camera_id] = health
 
     def apply(self, stream: CameraStream) -> None:
         with self._lock:

@@ -1,8 +1,8 @@
 """Alerts from detections: one incident is one alert with its picture, handled to closure
 by the people of its area, every step recorded, nothing lost across a restart."""
 
-from datetime import UTC, datetime, timedelta
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
