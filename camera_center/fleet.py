@@ -39,6 +39,7 @@ class Fleet:
                                  analysis_width=settings.analysis_width,
                                  idle_decode_interval_s=settings.idle_decode_interval_s),
             backoff_cap_s=settings.backoff_cap_s,
+            max_concurrent_opens=settings.max_concurrent_opens,
             auth_backoff_cap_s=settings.auth_backoff_cap_s,
             packet_buffer_s=settings.packet_buffer_s,
         )

@@ -83,6 +83,10 @@ class IngestSettings(_Section):
     read_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0   # silence -> "stalled"
     analysis_width: Annotated[int, Field(ge=64, le=1920, multiple_of=2)] = 320
     idle_decode_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # Connections being opened at once, per reader process: after a start or an outage,
+    # hundreds of cameras all connecting at once time out against the recorder, a
+    # switch or (here) the simulator, and each failure is another handshake.
+    max_concurrent_opens: Annotated[int, Field(ge=1, le=256)] = 8
     backoff_cap_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     auth_backoff_cap_s: Annotated[float, Field(ge=1, le=3600)] = 300.0
     offline_grace_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
