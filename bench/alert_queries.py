@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import insert, select, text
 
+from bench.stats import percentile
 from camera_center.alerts.lifecycle import PRIORITY_OF_KIND, AlertStatus
 from camera_center.alerts.models import Alert
 from camera_center.alerts.store import AlertStore, Filters
@@ -40,10 +41,6 @@ KINDS = list(PRIORITY_OF_KIND)
 # Most alerts are long closed; a few are open.
 STATUSES = [AlertStatus.RESOLVED] * 6 + [AlertStatus.FALSE_ALARM] * 3 + [AlertStatus.NEW]
 
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 async def fill(db: Database, n: int, seed: int = 7) -> None:
@@ -149,7 +146,7 @@ async def main_async(n: int, repeat: int) -> None:
         cells = []
         for backend in ("SQLite", "PostgreSQL"):
             times = results[backend][i][1]
-            cells.append(f"{_pct(times, 0.5):7.1f} / {_pct(times, 0.99):7.1f}")
+            cells.append(f"{percentile(times, 0.5):7.1f} / {percentile(times, 0.99):7.1f}")
         print(f"{case:32} {cells[0]:>20} {cells[1]:>24}")
     print("target: p99 <= 50 ms for a filtered page")
 

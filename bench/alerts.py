@@ -31,6 +31,7 @@ import psutil
 from pydantic import SecretStr
 
 from bench.server import LiveServer
+from bench.stats import percentile
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
 from camera_center.events import Event
@@ -39,12 +40,6 @@ from camera_center.settings import Settings
 
 PASSWORD = "Bench-password-42"
 
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def _subscribers(url: str, token: str, n: int, ready: Any, done: Any, out: Any) -> None:
@@ -138,7 +133,7 @@ def run(srv: LiveServer, token: str, subscribers: int, rate: float, seconds: flo
     return {"subscribers": subscribers, "alerts": total, "achieved_rate": total / elapsed,
             "deliveries": len(latencies), "expected": total * subscribers,
             "min_per_subscriber": min(r["min_count"] for r in results),
-            "p50_ms": _pct(latencies, 0.50), "p99_ms": _pct(latencies, 0.99),
+            "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
             "max_ms": max(latencies) if latencies else float("nan"),
             "server_cores": cpu / elapsed}
 

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from websockets.sync.client import connect as ws_connect
 
 from bench.server import LiveServer
+from bench.stats import percentile
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
 from camera_center.registry.schemas import AreaCreate, AreaKind, CameraCreate
@@ -43,12 +44,6 @@ SIM_CACHE = Path("data/sim-cache")
 # Simulator incident kind -> the alert kind the demo-style rules raise for it.
 EXPECTED = {"zone_enter": "motion", "covered": "tamper"}
 
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def _setup(srv: LiveServer, sim: SimProcess, n: int) -> str:
@@ -150,8 +145,8 @@ def measure(n: int, seconds: float, data_dir: Path) -> dict[str, Any]:
         if seen:
             latencies.append(min(seen) - inc["at"])
     return {"cameras": n - 1, "online": online_after, "incidents": len(incidents),
-            "seen": len(latencies), "p50_s": _pct(latencies, 0.5),
-            "p95_s": _pct(latencies, 0.95), "sim_cores": cpu.sim_cores,
+            "seen": len(latencies), "p50_s": percentile(latencies, 0.5),
+            "p95_s": percentile(latencies, 0.95), "sim_cores": cpu.sim_cores,
             "server_cores": cpu.server_cores}
 
 

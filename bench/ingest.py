@@ -25,19 +25,13 @@ from typing import Any
 import av
 import psutil
 
+from bench.stats import percentile
 from ingest.framehub import FrameHub
 from ingest.health import StreamState
 from ingest.rtsp import Frame
 from ingest.sim.process import SimProcess
 from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
 from ingest.workers import ShardedSupervisor, reader_pool
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def _wait_online(sup: ReaderPool, n: int, timeout_s: float) -> float:
@@ -122,9 +116,9 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
         "rss_readers_mb_per_cam": (readers - readers_idle) / 2**20 / len(ids),
         "frames_per_s": frames / elapsed, "decoded_per_s": decoded / elapsed,
         "dropped_per_s": lost / elapsed,
-        "latency_p50_ms": _pct(latencies, 0.5) * 1000,
-        "latency_p95_ms": _pct(latencies, 0.95) * 1000,
-        "stale_p50_s": _pct(staleness, 0.5), "stale_p95_s": _pct(staleness, 0.95),
+        "latency_p50_ms": percentile(latencies, 0.5) * 1000,
+        "latency_p95_ms": percentile(latencies, 0.95) * 1000,
+        "stale_p50_s": percentile(staleness, 0.5), "stale_p95_s": percentile(staleness, 0.95),
     }
 
 
