@@ -84,26 +84,19 @@ def explain(exc: BaseException) -> StreamError:
 
 
 class _Activity:
-    """Is the scene moving? Judged from packet sizes, before anything is decoded.
+    """Is the scene moving? Judged from packet sizes: P-frames of a still scene are tiny.
 
-    P-frames of a still scene are tiny: the mean size of each GOP's non-key packets is
-    compared with the quietest GOP seen recently (which adapts to each camera's noise).
-    A keyframe much larger or smaller than the previous one means the whole picture
-    changed at once (a covered lens, lights off, a camera turned away): that frame is
-    worth a look even if nothing moves afterwards.
+    Keeps the mean size of the non-key packets of each GOP and compares the latest
+    GOP with the quietest one seen recently (which adapts to each camera's noise).
     """
 
-    def __init__(self, factor: float = 1.6, margin_bytes: float = 24.0,
-                 keyframe_change: float = 0.25) -> None:
+    def __init__(self, factor: float = 1.6, margin_bytes: float = 150.0) -> None:
         self.factor = factor
         self.margin = margin_bytes
-        self.keyframe_change = keyframe_change
         self.quiet: float | None = None
         self._sum = 0
         self._n = 0
         self.last_mean: float | None = None
-        self._last_key: int | None = None
-        self.scene_changed = False
 
     def add(self, size: int, keyframe: bool) -> None:
         if keyframe:
@@ -116,9 +109,6 @@ class _Activity:
                 else:
                     self.quiet += (self.last_mean - self.quiet) * 0.01
             self._sum = self._n = 0
-            previous, self._last_key = self._last_key, size
-            self.scene_changed = previous is not None and \
-                abs(size - previous) > self.keyframe_change * max(size, previous)
         else:
             self._sum += size
             self._n += 1
@@ -127,7 +117,7 @@ class _Activity:
     def active(self) -> bool:
         if self.last_mean is None or self.quiet is None:
             return True  # not enough data yet: look
-        return self.scene_changed or self.last_mean > self.quiet * self.factor + self.margin
+        return self.last_mean > self.quiet * self.factor + self.margin
 
 
 PacketSink = Callable[[Any], None]

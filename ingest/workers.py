@@ -17,17 +17,13 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import fields
-from multiprocessing import connection as mp_connection
 from multiprocessing.connection import Connection
 from typing import Any
 
 import structlog
 
-from ingest.frame_ring import FrameRing
 from ingest.health import StreamHealth, StreamState
 from ingest.packets import StoredPacket
-from ingest.rtsp import Frame
 from ingest.supervisor import (
     CameraStream,
     FrameCallback,
@@ -40,48 +36,32 @@ log = structlog.stdlib.get_logger("ingest.workers")
 
 _HEALTH_PERIOD_S = 1.0
 _TRIM_PERIOD_S = 15.0
-# Pictures in flight per reader process. The server copies each out within
-# milliseconds; 48 slots is a quarter second of a busy worker's frames to spare.
-_RING_SLOTS = 48
-_FRAME_DETAILS = [f for f in fields(Frame) if f.name != "image"]
 
 
 class _Sender:
     """Frames and health to the server over a pipe, written by the thread that has them.
 
     (A multiprocessing.Queue would hand them to a feeder thread, which starves behind
-    hundreds of reader threads and delivers frames tens of seconds late.) The picture
-    itself goes through the shared ring; a pipe of its own carries its slot and the
-    frame's details, so frames never queue behind a health report or a clip's
-    packets. A frame that finds its pipe busy is dropped rather than holding up its
-    reader: the server keeps only the latest frame per camera anyway.
+    hundreds of reader threads and delivers frames tens of seconds late.) A frame that
+    finds the pipe busy is dropped rather than holding up its reader: the server keeps
+    only the latest frame per camera anyway.
     """
 
-    def __init__(self, conn: Connection, frames: Connection, ring: FrameRing) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.frames = frames
-        self.ring = ring
         self.lock = threading.Lock()
-        self.frame_lock = threading.Lock()
         self.dropped = 0
 
-    def frame(self, camera_id: str, frame: Frame) -> None:
-        if self.ring.fits(frame.image):
-            slot, seq = self.ring.put(frame.image)
-            details = tuple(getattr(frame, f.name) for f in _FRAME_DETAILS)
-            message: tuple[Any, ...] = ("frame", camera_id,
-                                        (slot, seq, frame.image.shape, details))
-        else:  # an analysis size larger than the ring's slots: the pipe carries it
-            message = ("frame", camera_id, frame)
-        if not self.frame_lock.acquire(timeout=0.05):
+    def frame(self, camera_id: str, frame: Any) -> None:
+        if not self.lock.acquire(timeout=0.05):
             self.dropped += 1
             return
         try:
-            self.frames.send(message)
+            self.conn.send(("frame", camera_id, frame))
         except (OSError, BrokenPipeError):
             self.dropped += 1
         finally:
-            self.frame_lock.release()
+            self.lock.release()
 
     def packets(self, request_id: int, packets: list[StoredPacket]) -> None:
         with self.lock:
@@ -100,12 +80,11 @@ class _Sender:
             pass
 
 
-def _worker_main(commands: Connection, results: Connection, frames: Connection,
-                 ring: FrameRing, options: SupervisorOptions,
-                 setup: Callable[[], None] | None) -> None:
+def _worker_main(commands: Connection, results: Connection,
+                 options: SupervisorOptions, setup: Callable[[], None] | None) -> None:
     if setup is not None:
         setup()
-    sender = _Sender(results, frames, ring)
+    sender = _Sender(results)
     sup = Supervisor(sender.frame, options, on_state=sender.state_changed)
     last = last_trim = 0.0
     while True:
@@ -152,34 +131,26 @@ class ShardedSupervisor:
         self._assigned: dict[str, CameraStream] = {}
         self._health: dict[str, StreamHealth] = {}
         self._dropped = [0] * workers
-        self._overrun = [0] * workers
         self._requests: dict[int, Future[list[StoredPacket]]] = {}
         self._request_ids = itertools.count(1)
         self._running = True
         self.restarts = 0
         self._conns: list[Connection] = [None] * workers  # type: ignore[list-item]
         self._procs: list[Any] = [None] * workers
-        width = self.options.reader.analysis_width
-        # Room for a 4:3 picture at the analysis width (16:9 ones use less of a slot).
-        self._slot_bytes = width * (width * 3 // 4 + 2) * 3
         for i in range(workers):
             self._spawn(i)
 
     def _spawn(self, index: int) -> None:
         parent, child = self._ctx.Pipe()
         results_in, results_out = self._ctx.Pipe(duplex=False)
-        frames_in, frames_out = self._ctx.Pipe(duplex=False)
-        ring = FrameRing(_RING_SLOTS, self._slot_bytes)
         proc = self._ctx.Process(target=_worker_main, name=f"ingest-{index}", daemon=True,
-                                 args=(child, results_out, frames_out, ring, self.options,
-                                       self._setup))
+                                 args=(child, results_out, self.options, self._setup))
         proc.start()
         results_out.close()
-        frames_out.close()
         child.close()
         self._conns[index] = parent
         self._procs[index] = proc
-        threading.Thread(target=self._receive, args=(index, results_in, frames_in, ring),
+        threading.Thread(target=self._receive, args=(index, results_in),
                          name=f"ingest-results-{index}", daemon=True).start()
 
     def _respawn(self, index: int) -> None:
@@ -202,7 +173,7 @@ class ShardedSupervisor:
 
     @property
     def dropped_frames(self) -> int:
-        return sum(self._dropped) + sum(self._overrun)
+        return sum(self._dropped)
 
     def _shard(self, camera_id: str) -> int:
         return zlib.crc32(camera_id.encode()) % len(self._conns)
@@ -211,56 +182,34 @@ class ShardedSupervisor:
         with self._lock:
             self._conns[self._shard(camera_id)].send((op, arg))
 
-    def _receive(self, index: int, conn: Connection, frames: Connection,
-                 ring: FrameRing) -> None:
-        try:
-            self._receive_from(index, conn, frames, ring)
-        finally:
-            conn.close()
-            frames.close()
-            ring.close()
-
-    def _receive_from(self, index: int, results: Connection, frames: Connection,
-                      ring: FrameRing) -> None:
+    def _receive(self, index: int, conn: Connection) -> None:
         while self._running:
             try:
-                # One message from each pipe that has one, frames first: neither a busy
-                # camera fleet nor a large health report keeps the other waiting.
-                ready = mp_connection.wait([frames, results], timeout=0.5)
-                messages = [conn.recv() for conn in (frames, results) if conn in ready]
+                if not conn.poll(0.5):
+                    continue
+                message = conn.recv()
             except (EOFError, OSError):
+                conn.close()
                 if self._running:
                     self._respawn(index)
                 return
-            for message in messages:
-                self._handle(index, message, ring)
-
-    def _handle(self, index: int, message: tuple[Any, ...], ring: FrameRing) -> None:
-        if message[0] == "frame":
-            _, camera_id, frame = message
-            if camera_id not in self._assigned:
-                return
-            if not isinstance(frame, Frame):
-                slot, seq, shape, details = frame
-                image = ring.take(slot, seq, shape)
-                if image is None:  # overwritten: this side fell a ring behind
-                    self._overrun[index] += 1
-                    return
-                frame = Frame(image, *details)  # fields in declaration order
-            self.on_frame(camera_id, frame)
-        elif message[0] == "packets":
-            _, request_id, packets = message
-            with self._lock:
-                waiting = self._requests.pop(request_id, None)
-            if waiting is not None:
-                waiting.set_result(packets)
-        else:
-            _, snapshot, dropped = message
-            self._dropped[index] = dropped
-            with self._lock:
-                for camera_id, health in snapshot.items():
-                    if camera_id in self._assigned:
-                        self._health[camera_id] = health
+            if message[0] == "frame":
+                _, camera_id, frame = message
+                if camera_id in self._assigned:
+                    self.on_frame(camera_id, frame)
+            elif message[0] == "packets":
+                _, request_id, packets = message
+                with self._lock:
+                    waiting = self._requests.pop(request_id, None)
+                if waiting is not None:
+                    waiting.set_result(packets)
+            else:
+                _, snapshot, dropped = message
+                self._dropped[index] = dropped
+                with self._lock:
+                    for camera_id, health in snapshot.items():
+                        if camera_id in self._assigned:
+                            self._health[camera_id] = health
 
     def apply(self, stream: CameraStream) -> None:
         with self._lock:

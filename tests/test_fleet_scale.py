@@ -77,16 +77,18 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     time.sleep(20)
     before = max(rss_sample(pids, seconds=20))
 
-    faulty = {"cam101": ("stall", {"seconds": 90}), "cam102": ("garbage", {"frames": 60}),
+    faulty = {"cam101": ("stall", {"seconds": 150}), "cam102": ("garbage", {"frames": 60}),
               "cam103": ("stop", {"seconds": 15}), "cam104": ("resolution", {}),
               "cam105": ("refuse", {"seconds": 20})}
     for cam, (kind, params) in faulty.items():
         big_sim.fault(cam, kind, **params)
+    faults_at = time.monotonic()
     seen: dict[str, set[str]] = {cam: set() for cam in faulty}
     # With 400 streams on two cores the simulator runs behind real time, and a stall
     # shows only once the frames it had already queued are read (20-40 s here): stall
-    # long and watch long enough to see each state.
-    end = time.monotonic() + 100
+    # long and watch long enough to see each state (runs here have seen it take over
+    # 100 s when the machine was busier than usual).
+    end = time.monotonic() + 170
     while time.monotonic() < end and not (
             "stalled" in seen["cam101"] and "offline" in seen["cam103"]
             and seen["cam105"] - {"online", "connecting"}):
@@ -104,7 +106,8 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     time.sleep(15)
     after = statistics.median(rss_sample(pids, seconds=20))
     assert after < before * 1.1 + 30, f"memory grew from {before:.0f} MB to {after:.0f} MB"
-    deadline = time.monotonic() + 60
+    # cam101 stalls for 150 s from the injection: it can only come back after that.
+    deadline = max(time.monotonic() + 60, faults_at + 150 + 60)
     while online(server) < len(ids) - 1:  # cam105's refusal backs off for minutes
         assert time.monotonic() < deadline, "faulty cameras did not recover"
         time.sleep(2)
