@@ -94,6 +94,17 @@ class Fleet:
             except Exception:
                 log.exception("cannot follow registry change", camera_id=event.id)
 
+    def _log_status(self, last: dict[str, int]) -> dict[str, int]:
+        """The fleet at a glance in the log, when it changed since *last*: how a newcomer
+        (or an operator tailing the log) sees the cameras come up after a start."""
+        counts = {k: v for k, v in self.summary().items() if v}
+        if counts != last:
+            online = StreamState.ONLINE.value
+            log.info("fleet status", online=counts.get(online, 0),
+                     cameras=sum(counts.values()),
+                     **{k: v for k, v in counts.items() if k != online})
+        return counts
+
     async def _watch_outages(self, period_s: float = 2.0, summary_every_s: float = 10.0) -> None:
         last_summary: dict[str, int] = {}
         summary_at = 0.0
@@ -101,16 +112,8 @@ class Fleet:
             await asyncio.sleep(period_s)
             now = time.monotonic()
             if now - summary_at >= summary_every_s:
-                # The fleet at a glance in the log, when it changed: how a newcomer (or
-                # an operator tailing the log) sees the cameras come up after a start.
                 summary_at = now
-                counts = {k: v for k, v in self.summary().items() if v}
-                if counts != last_summary:
-                    last_summary = counts
-                    log.info("fleet status", online=counts.get(StreamState.ONLINE.value, 0),
-                             cameras=sum(counts.values()), **{
-                                 k: v for k, v in counts.items()
-                                 if k != StreamState.ONLINE.value})
+                last_summary = self._log_status(last_summary)
             for camera_id in self.supervisor.camera_ids():
                 health = self.supervisor.health(camera_id)
                 if health is None:
