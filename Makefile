@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-slow test-all lint lock clean
 
-# ultralytics is installed with --no-deps: it asks for opencv-python (GUI build),
-# and we keep only opencv-python-headless. Its other requirements are listed in
+# ultralytics and ipycam are installed with --no-deps: they ask for opencv-python (GUI
+# build), and we keep only opencv-python-headless. Its other requirements are listed in
 # requirements.in. Every version comes from constraints.txt.
 $(STAMP): requirements.in requirements-dev.in constraints.txt pyproject.toml scripts/system-deps.sh
 	bash scripts/system-deps.sh
@@ -15,6 +15,8 @@ $(STAMP): requirements.in requirements-dev.in constraints.txt pyproject.toml scr
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt \
 		-r requirements.in -r requirements-dev.in
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ultralytics
+	# ipycam (the ONVIF tests' virtual camera) also asks for opencv-python: same reason.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ipycam
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -41,7 +43,7 @@ lint: install
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install -q -r requirements.in -r requirements-dev.in
-	.lock-venv/bin/pip install -q --no-deps ultralytics
+	.lock-venv/bin/pip install -q --no-deps ultralytics ipycam
 	(echo "# Exact versions for every install (make lock regenerates). Python 3.11."; \
 	 .lock-venv/bin/pip freeze | sort -f) > constraints.txt
 	rm -rf .lock-venv

@@ -28,7 +28,7 @@ import psutil
 from bench.stats import percentile
 from ingest.framehub import FrameHub
 from ingest.health import StreamState
-from ingest.rtsp import Frame
+from ingest.rtsp import Frame, ReaderOptions
 from ingest.sim.process import SimProcess
 from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
 from ingest.workers import ShardedSupervisor, reader_pool
@@ -53,7 +53,7 @@ def _cpu_rss(procs: list[psutil.Process]) -> tuple[float, float]:
 
 
 async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
-                         workers: int) -> dict[str, float]:
+                         workers: int, options: SupervisorOptions) -> dict[str, float]:
     hub = FrameHub(asyncio.get_running_loop())
     latencies: list[float] = []
     frames = 0
@@ -69,7 +69,7 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
     drainer = asyncio.create_task(drain())
     main = psutil.Process()
     _, rss_before = _cpu_rss([main])
-    sup = reader_pool(hub.publish, SupervisorOptions(), workers)
+    sup = reader_pool(hub.publish, options, workers)
     procs = [main] + ([psutil.Process(pid) for pid in sup.pids()]
                       if isinstance(sup, ShardedSupervisor) else [])
     # A spawned worker starts from scratch: count its baseline as the server's own cost.
@@ -88,26 +88,41 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
     def dropped() -> int:
         return sup.dropped_frames if isinstance(sup, ShardedSupervisor) else 0
 
-    decoded0, dropped0 = decoded_in_readers(), dropped()
+    def catchups() -> int:
+        return sum(h.catchups for cam in ids if (h := sup.health(cam)))
+
+    decoded0, dropped0, catchups0 = decoded_in_readers(), dropped(), catchups()
+    assert sim.proc is not None
+    simulator = [psutil.Process(sim.proc.pid)]
+    sim_cpu0, _ = _cpu_rss(simulator)
     cpu0, _ = _cpu_rss(procs)
     t0 = time.monotonic()
     staleness: list[float] = []
+    lags: list[float] = []
+    fps_in: list[float] = []
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         for cam in ids:
             frame = hub.latest(cam)
             if frame is not None:
                 staleness.append(time.time() - frame.captured_at)
+            health = sup.health(cam)
+            if health is not None and health.lag_s is not None:
+                lags.append(health.lag_s)
+                fps_in.append(float(health.snapshot()["fps_in"]))  # type: ignore[arg-type]
     cpu1, rss = _cpu_rss(procs)
+    sim_cpu1, _ = _cpu_rss(simulator)
     _, readers = _cpu_rss(procs[1:])
     elapsed = time.monotonic() - t0
     cpu_s = cpu1 - cpu0
     decoded, lost = decoded_in_readers() - decoded0, dropped() - dropped0
+    caught_up = catchups() - catchups0
     online = sup.states().get(StreamState.ONLINE.value, 0)
     sup.stop_all(join_timeout_s=10)
     drainer.cancel()
     return {
         "cameras": len(ids), "online": online, "online_after_s": online_after,
+        "sim_cores": (sim_cpu1 - sim_cpu0) / elapsed,
         "cores": cpu_s / elapsed, "cpu_ms_per_cam_s": cpu_s * 1000 / elapsed / len(ids),
         "rss_mb": rss / 2**20, "rss_mb_per_cam": (rss - rss_idle) / 2**20 / len(ids),
         "rss_fixed_mb": (rss_idle - rss_before) / 2**20, "workers": workers,
@@ -119,6 +134,9 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
         "latency_p50_ms": percentile(latencies, 0.5) * 1000,
         "latency_p95_ms": percentile(latencies, 0.95) * 1000,
         "stale_p50_s": percentile(staleness, 0.5), "stale_p95_s": percentile(staleness, 0.95),
+        "lag_p50_s": percentile(lags, 0.5), "lag_p95_s": percentile(lags, 0.95),
+        "lag_max_s": max(lags, default=float("nan")), "catchups": caught_up,
+        "fps_in_p50": percentile(fps_in, 0.5),
     }
 
 
@@ -182,11 +200,11 @@ def measure_full_decode(sim: SimProcess, ids: list[str], seconds: float) -> dict
 
 
 def measure_recovery(sim: SimProcess, ids: list[str], outage_s: float,
-                     workers: int) -> dict[str, float]:
+                     workers: int, options: SupervisorOptions) -> dict[str, float]:
     def ignore(_cam: str, _frame: Frame) -> None:
         pass
 
-    sup = reader_pool(ignore, SupervisorOptions(), workers)
+    sup = reader_pool(ignore, options, workers)
     for cam in ids:
         sup.apply(CameraStream(cam, sim.url(cam)))
     _wait_online(sup, len(ids), 120)
@@ -216,25 +234,34 @@ def main() -> None:
     parser.add_argument("--baseline-cameras", type=int, default=50)
     parser.add_argument("--outage", type=float, default=30)
     parser.add_argument("--skip-recovery", action="store_true")
+    parser.add_argument("--sub-fps", type=int, default=15,
+                        help="the simulated sub streams' frame rate")
+    parser.add_argument("--max-lag", type=float, default=ReaderOptions().max_lag_s,
+                        help="ingest.max_lag_s: reconnect past this lag (0: never)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="reader processes (0: threads in this process)")
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "camera-center-sim-cache")
     args = parser.parse_args()
 
-    with SimProcess(args.cache_dir, cameras=args.cameras, outages=False) as sim:
+    with SimProcess(args.cache_dir, cameras=args.cameras, outages=False,
+                    sub_fps=args.sub_fps) as sim:
         ids = [f"cam{i:03d}" for i in range(1, args.cameras + 1)]
         ids = [c for c in ids if c != "cam003"]  # the password-protected one
         print("measuring ingest...", file=sys.stderr)
-        ours = asyncio.run(measure_ingest(sim, ids, args.seconds, args.workers))
+        options = SupervisorOptions(reader=ReaderOptions(max_lag_s=args.max_lag))
+        ours = asyncio.run(measure_ingest(sim, ids, args.seconds, args.workers, options))
         print("measuring the full-decode baseline...", file=sys.stderr)
-        base = measure_full_decode(sim, ids[:args.baseline_cameras], args.seconds / 2)
+        nan = float("nan")
+        base = (measure_full_decode(sim, ids[:args.baseline_cameras], args.seconds / 2)
+                if args.baseline_cameras else  # 0: skipped
+                {"cameras": 0, "cores": nan, "cpu_ms_per_cam_s": nan, "frames_per_s": nan})
         print("measuring recovery...", file=sys.stderr)
         recovery = None if args.skip_recovery else measure_recovery(sim, ids, args.outage,
-                                                                    args.workers)
+                                                                    args.workers, options)
 
-    print(f"\ningest benchmark: {ours['cameras']} cameras, 640x360 sub streams, 15 fps, "
-          f"1 s keyframes, {args.seconds:g} s")
+    print(f"\ningest benchmark: {ours['cameras']} cameras, 640x360 sub streams at "
+          f"{args.sub_fps} fps, 1 s keyframes, {args.seconds:g} s")
     print(f"{'':34}{'camera-center':>16}{'full decode':>14}")
     print(f"{'cameras measured':34}{ours['cameras']:>16}{base['cameras']:>14}")
     print(f"{'CPU cores used':34}{ours['cores']:>16.2f}{base['cores']:>14.2f}")
@@ -248,10 +275,15 @@ def main() -> None:
     print(f"{'  of which reader processes':34}{ours['rss_readers_mb_per_cam']:>16.2f}")
     print(f"{'RSS of idle workers (MB)':34}{ours['rss_fixed_mb']:>16.0f}")
     print(f"{'reader processes':34}{ours['workers']:>16}")
+    print(f"{'simulator CPU cores (not counted)':34}{ours['sim_cores']:>16.2f}")
     print(f"{'frame delivery p50 / p95 (ms)':34}"
           f"{ours['latency_p50_ms']:>8.1f} /{ours['latency_p95_ms']:>6.1f}")
     print(f"{'latest-frame age p50 / p95 (s)':34}{ours['stale_p50_s']:>8.2f} /"
           f"{ours['stale_p95_s']:>6.2f}")
+    print(f"{'frames/s in per camera (median)':34}{ours['fps_in_p50']:>16.1f}")
+    print(f"{'behind live p50 / p95 / max (s)':34}{ours['lag_p50_s']:>8.2f} /"
+          f"{ours['lag_p95_s']:>6.2f} /{ours['lag_max_s']:>6.2f}")
+    print(f"{'  reconnects to catch up':34}{ours['catchups']:>16}")
     print(f"{'cameras online':34}{ours['online']:>16}")
     print(f"{'all online after start (s)':34}{ours['online_after_s']:>16.1f}")
     print(f"ratio: full decode costs {base['cpu_ms_per_cam_s'] / ours['cpu_ms_per_cam_s']:.1f}x "

@@ -20,6 +20,7 @@ from camera_center.auth.schemas import UserCreate
 from camera_center.demo import (
     DEMO_AREAS,
     DEMO_CAMERAS,
+    DEMO_SUB_FPS,
     demo_settings,
     seed_demo_areas,
     seed_demo_cameras,
@@ -33,6 +34,7 @@ from camera_center.settings import Settings, SettingsError, load_settings
 from camera_center.storage import migrate as migrations
 from ingest.sim.app import run as run_sim
 from ingest.sim.fleet import build_fleet, ids_from_csv, numbered_ids
+from ingest.sim.scenes import FPS
 
 app = typer.Typer(help="Camera control-center server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -102,7 +104,9 @@ def serve(config: ConfigOpt = None) -> None:
 
 @app.command()
 def demo(config: ConfigOpt = None,
-         cameras: Annotated[bool, typer.Option(help="Run the simulated camera fleet")] = True
+         cameras: Annotated[bool, typer.Option(help="Run the simulated camera fleet")] = True,
+         sub_fps: Annotated[int, typer.Option(min=1, max=30, help=(
+             "The simulated sub streams' frames per second"))] = DEMO_SUB_FPS,
          ) -> None:
     """The server with the Phú Lương demo: area tree, 400 simulated cameras, live streams."""
     settings = _settings(config)
@@ -122,7 +126,7 @@ def demo(config: ConfigOpt = None,
         return
     settings = demo_settings(settings)
     typer.echo("  starting the camera simulator (the first start encodes its scenes: ~30 s)")
-    with simulator(settings.data_dir):
+    with simulator(settings.data_dir, sub_fps=sub_fps):
         _banner(settings, users)
         _serve(settings)
 
@@ -134,13 +138,15 @@ def sim(
         "--ids-from", help="Take camera ids from this CSV's id column instead")] = None,
     rtsp_port: Annotated[int, typer.Option(help="RTSP port")] = 8554,
     control_port: Annotated[int, typer.Option(help="HTTP control port")] = 8555,
+    sub_fps: Annotated[int, typer.Option(min=1, max=30, help="Frames per second of the sub "
+                                         f"streams (main: {FPS}; keyframes 1 s apart)")] = FPS,
     config: ConfigOpt = None,
 ) -> None:
     """Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/<id>/main and /sub)."""
     settings = _settings(config)
     ids = ids_from_csv(ids_from) if ids_from else numbered_ids(cameras)
     run_sim(build_fleet(ids), settings.data_dir / "sim-cache", rtsp_port=rtsp_port,
-            control_port=control_port)
+            control_port=control_port, sub_fps=sub_fps)
 
 
 @app.command("sim-fault")

@@ -26,6 +26,10 @@ log = get_logger(__name__)
 
 # Seconds of packets each reader keeps, so the demo's alerts get clips.
 DEMO_PACKET_BUFFER_S = 12.0
+# Sub streams (what analysis reads) at 5 frames per second, as analysis streams are
+# often set up: at 15, the simulator and 400 readers need more than a two-core
+# machine has, and the readers fall behind live.
+DEMO_SUB_FPS = 5
 
 DEMO_AREAS = Path("config/areas-phu-luong.csv")
 DEMO_CAMERAS = Path("config/cameras.example.csv")
@@ -90,10 +94,11 @@ async def seed_demo_rules(services: Services) -> int:
     return count
 
 
-def simulator(data_dir: Path, rtsp_port: int = 8554, control_port: int = 8555) -> SimProcess:
+def simulator(data_dir: Path, rtsp_port: int = 8554, control_port: int = 8555,
+              sub_fps: int = DEMO_SUB_FPS) -> SimProcess:
     """The demo fleet's simulator (a context manager; the first start encodes the scenes)."""
     return SimProcess(data_dir / "sim-cache", ids_from=DEMO_CAMERAS, rtsp_port=rtsp_port,
-                      control_port=control_port, quiet=False)
+                      control_port=control_port, quiet=False, sub_fps=sub_fps)
 
 
 def _listening(host: str, port: int) -> bool:

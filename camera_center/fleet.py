@@ -36,6 +36,7 @@ class Fleet:
         options = SupervisorOptions(
             reader=ReaderOptions(open_timeout_s=settings.open_timeout_s,
                                  read_timeout_s=settings.read_timeout_s,
+                                 max_lag_s=settings.max_lag_s,
                                  analysis_width=settings.analysis_width,
                                  idle_decode_interval_s=settings.idle_decode_interval_s),
             backoff_cap_s=settings.backoff_cap_s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass, field
 
@@ -88,6 +89,11 @@ class Services:
     webhooks: WebhookStore
     webhook_dispatcher: WebhookDispatcher
     metrics: Metrics
+    # Stream tests from the admin page: several admins at once must not tie up the
+    # server's worker threads.
+    probe_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    # ONVIF inspections at once: each holds sockets for seconds.
+    onvif_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     mqtt: MqttPublisher | None = None  # when mqtt.enabled
     fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
     analysis: Analysis | None = None  # likewise, when the detector is enabled too

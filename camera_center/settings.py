@@ -81,6 +81,10 @@ class IngestSettings(_Section):
     # at 5 s, 23 at 10 s (and every failure is another handshake for the server).
     open_timeout_s: Annotated[float, Field(gt=0, le=60)] = 10.0
     read_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0   # silence -> "stalled"
+    # A reader this far behind a camera's live edge (a busy machine: packets queue in the
+    # socket) reconnects, dropping the backlog: late pictures make late alerts and hide
+    # stalls. 0: never.
+    max_lag_s: Annotated[float, Field(ge=0, le=600)] = 30.0
     analysis_width: Annotated[int, Field(ge=64, le=1920, multiple_of=2)] = 320
     idle_decode_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
     # Connections being opened at once, per reader process: after a start or an outage,

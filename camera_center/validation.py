@@ -52,8 +52,17 @@ def _url_checker(schemes: tuple[str, ...]):
     return check
 
 
-Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200),
-                 AfterValidator(_no_control_chars)]
+def _strip_not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+# The length is checked on the text as sent, which is what the API schema promises; the
+# spaces around it are dropped afterwards.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200),
+                 AfterValidator(_strip_not_blank), AfterValidator(_no_control_chars)]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 AreaCode = Annotated[str, StringConstraints(pattern=AREA_CODE_PATTERN)]
 StreamURL = Annotated[str, BeforeValidator(_strip), AfterValidator(_url_checker(("rtsp", "rtsps")))]

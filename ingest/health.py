@@ -74,6 +74,10 @@ class StreamHealth:
     failures: int = 0
     last_packet_at: float | None = None      # time.monotonic()
     last_frame_at: float | None = None       # time.monotonic() of the last decoded frame
+    # How far behind the camera's live edge our reading runs (stream time against
+    # arrival time), and how often we dropped a backlog by reconnecting.
+    lag_s: float | None = None
+    catchups: int = 0
     state_since: float = field(default_factory=time.monotonic)
     # Since when the camera has not been online (None while online); survives the
     # connecting/offline cycles of reconnect attempts.
@@ -121,6 +125,8 @@ class StreamHealth:
                                   if self.last_packet_at else None),
             "last_frame_age_s": (round(now - self.last_frame_at, 2)
                                  if self.last_frame_at else None),
+            "lag_s": round(self.lag_s, 2) if self.lag_s is not None else None,
+            "catchups": self.catchups,
             "connects": self.connects,
             "attempts": self.attempts,
             "failures": self.failures,

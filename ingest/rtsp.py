@@ -45,6 +45,10 @@ class ReaderOptions:
     idle_decode_interval_s: float = 5.0   # one frame per this many seconds while quiet
     probe_size: int = 65536               # small probe: opening takes ~0.7 s instead of ~2.3 s
     analyze_duration_us: int = 500_000
+    # Reading this far behind the camera's live edge drops the backlog by reconnecting
+    # (0: never). Analysis of old pictures makes late alerts, and a stall would only
+    # show once the backlog was read.
+    max_lag_s: float = 30.0
 
 
 class StreamError(Exception):
@@ -83,20 +87,60 @@ def explain(exc: BaseException) -> StreamError:
     return StreamError(StreamState.OFFLINE, f"unexpected {type(exc).__name__}")
 
 
-class _Activity:
-    """Is the scene moving? Judged from packet sizes: P-frames of a still scene are tiny.
+class BehindLive(StreamError):
+    """Reading fell too far behind the camera: reconnecting drops the backlog at once."""
 
-    Keeps the mean size of the non-key packets of each GOP and compares the latest
-    GOP with the quietest one seen recently (which adapts to each camera's noise).
+    def __init__(self, lag_s: float) -> None:
+        super().__init__(StreamState.CONNECTING,
+                         f"reading ran {lag_s:.0f} s behind live: reconnecting to catch up")
+
+
+class _Lag:
+    """How far behind live the reading runs, from packet arrival against stream time.
+
+    Arrival time minus stream time stays level while we keep up: it grows only when
+    packets wait for us (in the socket buffers of a busy machine). Its lowest value is
+    the live edge; that floor may rise slowly, so a camera clock a little slower than
+    ours is not taken for lag.
     """
 
-    def __init__(self, factor: float = 1.6, margin_bytes: float = 150.0) -> None:
+    DRIFT = 0.002  # seconds of clock drift forgiven per second
+
+    def __init__(self) -> None:
+        self.floor: float | None = None
+        self.at = 0.0
+
+    def update(self, now: float, stream_s: float) -> float:
+        offset = now - stream_s
+        if self.floor is None:
+            self.floor = offset
+        else:
+            self.floor = min(offset, self.floor + self.DRIFT * (now - self.at))
+        self.at = now
+        return offset - self.floor
+
+
+class _Activity:
+    """Is the scene moving? Judged from packet sizes, before anything is decoded.
+
+    P-frames of a still scene are tiny: the mean size of each GOP's non-key packets is
+    compared with the quietest GOP seen recently (which adapts to each camera's noise).
+    A keyframe much larger or smaller than the previous one means the whole picture
+    changed at once (a covered lens, lights off, a camera turned away): that frame is
+    worth a look even if nothing moves afterwards.
+    """
+
+    def __init__(self, factor: float = 1.6, margin_bytes: float = 24.0,
+                 keyframe_change: float = 0.25) -> None:
         self.factor = factor
         self.margin = margin_bytes
+        self.keyframe_change = keyframe_change
         self.quiet: float | None = None
         self._sum = 0
         self._n = 0
         self.last_mean: float | None = None
+        self._last_key: int | None = None
+        self.scene_changed = False
 
     def add(self, size: int, keyframe: bool) -> None:
         if keyframe:
@@ -109,6 +153,9 @@ class _Activity:
                 else:
                     self.quiet += (self.last_mean - self.quiet) * 0.01
             self._sum = self._n = 0
+            previous, self._last_key = self._last_key, size
+            self.scene_changed = previous is not None and \
+                abs(size - previous) > self.keyframe_change * max(size, previous)
         else:
             self._sum += size
             self._n += 1
@@ -117,7 +164,7 @@ class _Activity:
     def active(self) -> bool:
         if self.last_mean is None or self.quiet is None:
             return True  # not enough data yet: look
-        return self.last_mean > self.quiet * self.factor + self.margin
+        return self.scene_changed or self.last_mean > self.quiet * self.factor + self.margin
 
 
 PacketSink = Callable[[Any], None]
@@ -130,16 +177,20 @@ class StreamReader:
     def __init__(self, url: str, health: StreamHealth, on_frame: FrameSink,
                  options: ReaderOptions | None = None,
                  on_packet: PacketSink | None = None,
-                 open_slots: threading.BoundedSemaphore | None = None) -> None:
+                 open_slots: threading.BoundedSemaphore | None = None,
+                 frame_wanted: Callable[[], bool] | None = None) -> None:
         self._url = url  # holds credentials: never log it
         self.health = health
         self.on_frame = on_frame
         self.on_packet = on_packet
         self.options = options or ReaderOptions()
         self._open_slots = open_slots
+        self._frame_wanted = frame_wanted
 
     def _open(self) -> Any:
         o = self.options
+        # The read timeout is PyAV's, over each whole read: FFmpeg's socket timeout
+        # would be reset by every RTCP report, which a stalled camera still sends.
         return av.open(self._url, options={
             "rtsp_transport": "tcp",
             "probesize": str(o.probe_size),
@@ -202,6 +253,7 @@ class StreamReader:
         ctx = video.codec_context
         tb = float(video.time_base) if video.time_base else None
         activity = _Activity()
+        lag = _Lag()
         last_key_pts: float | None = None
         last_decode = 0.0
         online = False
@@ -223,6 +275,10 @@ class StreamReader:
             key = packet.is_keyframe
             activity.add(packet.size, key)
             pts_s = packet.pts * tb if (packet.pts is not None and tb) else None
+            if packet.dts is not None and tb:
+                h.lag_s = lag.update(now, packet.dts * tb)
+                if o.max_lag_s and h.lag_s > o.max_lag_s:
+                    raise BehindLive(h.lag_s)
             if key and pts_s is not None:
                 if last_key_pts is not None and pts_s > last_key_pts:
                     h.keyframe_interval_s = pts_s - last_key_pts
@@ -237,6 +293,8 @@ class StreamReader:
             active = activity.active
             interval = (1.0 / o.decode_fps) if active else o.idle_decode_interval_s
             due = now - last_decode >= interval * 0.9
+            if due and self._frame_wanted is not None and not self._frame_wanted():
+                due = False  # nobody could take the frame now: the next keyframe will do
             if not due and not full_decode:
                 continue
             if full_decode:

@@ -20,7 +20,14 @@ import structlog
 from ingest.backoff import Backoff
 from ingest.health import StreamHealth, StreamState
 from ingest.packets import PacketRing, StoredPacket
-from ingest.rtsp import Frame, PacketSink, ReaderOptions, StreamError, StreamReader
+from ingest.rtsp import (
+    BehindLive,
+    Frame,
+    PacketSink,
+    ReaderOptions,
+    StreamError,
+    StreamReader,
+)
 
 log = structlog.stdlib.get_logger("ingest.supervisor")
 
@@ -94,9 +101,11 @@ def release_free_memory() -> None:
 class _Worker:
     def __init__(self, stream: CameraStream, options: SupervisorOptions,
                  on_frame: FrameCallback, packet_sink: PacketSink | None,
-                 open_slots: threading.BoundedSemaphore) -> None:
+                 open_slots: threading.BoundedSemaphore,
+                 frame_wanted: Callable[[], bool] | None = None) -> None:
         self.stream = stream
         self.open_slots = open_slots
+        self.frame_wanted = frame_wanted
         self.options = options
         self.on_frame = on_frame
         self.packet_sink = packet_sink
@@ -119,7 +128,7 @@ class _Worker:
             self.health.attempts += 1
             reader = StreamReader(self.stream.url, self.health,
                                   lambda frame: self.on_frame(cam, frame), reader_options,
-                                  self.packet_sink, self.open_slots)
+                                  self.packet_sink, self.open_slots, self.frame_wanted)
             started = time.monotonic()
             try:
                 reader.run(self.stop)
@@ -127,7 +136,10 @@ class _Worker:
             except StreamError as err:
                 if self.stop.is_set():
                     return
-                self.health.failures += 1
+                if isinstance(err, BehindLive):
+                    self.health.catchups += 1
+                else:
+                    self.health.failures += 1
                 self.health.set_state(err.state, err.message)
                 if time.monotonic() - started > _STABLE_AFTER_S:
                     backoff.reset()
@@ -151,9 +163,13 @@ class _Worker:
 class Supervisor:
     def __init__(self, on_frame: FrameCallback, options: SupervisorOptions | None = None,
                  packet_sink_for: Callable[[str], PacketSink | None] | None = None,
-                 on_state: Callable[[str, StreamHealth], None] | None = None) -> None:
+                 on_state: Callable[[str, StreamHealth], None] | None = None,
+                 frame_wanted: Callable[[], bool] | None = None) -> None:
+        """*frame_wanted*, when given, is asked before each decode: False (whoever takes
+        the frames is busy) skips the decode, which is most of a reader's CPU."""
         self.on_frame = on_frame
         self.on_state = on_state
+        self.frame_wanted = frame_wanted
         self.options = options or SupervisorOptions()
         self.packet_sink_for = packet_sink_for or (lambda _cam: None)
         self._workers: dict[str, _Worker] = {}
@@ -172,7 +188,8 @@ class Supervisor:
             if current is not None:
                 current.stop.set()
             worker = _Worker(stream, self.options, self.on_frame,
-                             self._packet_sink(stream.camera_id), self._open_slots)
+                             self._packet_sink(stream.camera_id), self._open_slots,
+                             self.frame_wanted)
             if self.on_state is not None:
                 on_state, cam = self.on_state, stream.camera_id
                 worker.health.on_change = lambda health: on_state(cam, health)

@@ -35,6 +35,7 @@ from ingest.supervisor import (
 log = structlog.stdlib.get_logger("ingest.workers")
 
 _HEALTH_PERIOD_S = 1.0
+_BUSY_FOR_S = 0.25  # after a frame found the pipe busy, readers skip decoding this long
 _TRIM_PERIOD_S = 15.0
 
 
@@ -51,10 +52,17 @@ class _Sender:
         self.conn = conn
         self.lock = threading.Lock()
         self.dropped = 0
+        self.dropped_at = 0.0
+
+    def ready(self) -> bool:
+        """Could a frame go now? Asked before decoding one: a frame decoded only to be
+        dropped on a busy pipe is wasted CPU, and on a loaded machine most would be."""
+        return not self.lock.locked() and time.monotonic() - self.dropped_at > _BUSY_FOR_S
 
     def frame(self, camera_id: str, frame: Any) -> None:
         if not self.lock.acquire(timeout=0.05):
             self.dropped += 1
+            self.dropped_at = time.monotonic()
             return
         try:
             self.conn.send(("frame", camera_id, frame))
@@ -85,7 +93,8 @@ def _worker_main(commands: Connection, results: Connection,
     if setup is not None:
         setup()
     sender = _Sender(results)
-    sup = Supervisor(sender.frame, options, on_state=sender.state_changed)
+    sup = Supervisor(sender.frame, options, on_state=sender.state_changed,
+                     frame_wanted=sender.ready)
     last = last_trim = 0.0
     while True:
         if commands.poll(0.2):

@@ -9,6 +9,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools ffmpeg
   libgirepository1.0-dev libcairo2-dev pkg-config gcc
+  chromium fonts-dejavu-core
 )
 
 missing=()

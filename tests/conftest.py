@@ -27,6 +27,21 @@ PG_ADMIN_DSN = os.environ.get("CC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1
 PASSWORD = "Correct-horse-42"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its production cost takes ~150 ms a hash here, and most tests create
+    and sign in three users: the same algorithm at its smallest cost keeps the suite
+    minutes shorter. Hashes carry their parameters, so verifying is unaffected."""
+    from argon2 import PasswordHasher
+
+    from camera_center.auth import passwords
+
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    yield
+    passwords._hasher = production
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):

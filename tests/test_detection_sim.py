@@ -133,6 +133,7 @@ def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_eve
         assert stats.sent_to_detector <= stats.with_motion < stats.frames
 
 
+@pytest.mark.slow  # over 10 s: run by make test-slow and CI
 def test_an_alert_gets_a_clip_around_its_first_detection(
         make_settings: Callable[..., Settings], sim: SimProcess, tmp_path) -> None:
     settings = make_settings(

@@ -96,6 +96,7 @@ def test_changing_the_stream_address_reconnects(live: World, sim: SimProcess) ->
     assert "404" in h["last_error"]
 
 
+@pytest.mark.slow  # over 10 s: run by make test-slow and CI
 def test_long_outage_raises_camera_offline_then_online(live: World, sim: SimProcess) -> None:
     bus = services_of(live.client).bus
     events = bus.subscribe("camera.o")

@@ -21,9 +21,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 N = 400
 
 
+# This test is about behaviour at 400 cameras, and the simulator shares the machine's two
+# cores with the server. At 15 fps and 1400-byte RTP packets the two need more than the
+# machine has: the readers fall tens of seconds behind live and the test would measure
+# that overload. So sub streams at 5 fps (a common setting for analysis streams) in
+# larger RTP packets (a keyframe in one or two packets instead of about twenty).
+# bench.ingest and tests/test_ingest_faults.py use 15 fps and 1400-byte packets.
+SIM_FPS = 5
+SIM_MTU = 16000
+
+
 @pytest.fixture(scope="module")
 def big_sim() -> Iterator[SimProcess]:
-    with SimProcess(SIM_CACHE, cameras=N, outages=False) as process:
+    with SimProcess(SIM_CACHE, cameras=N, outages=False, sub_fps=SIM_FPS,
+                    mtu=SIM_MTU) as process:
         yield process
 
 
@@ -75,6 +86,12 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     # Warm up (allocator pools, first idle decodes, the readers' periodic trim), then
     # take the plateau: the highest reading of a quiet minute's second half.
     time.sleep(20)
+    sample = [c.get(f"/api/v1/cameras/{cam}/health", headers=server.admin).json()
+              for cam in ids[::20]]
+    # The readers keep up with what arrives, closely enough that a stall shows as one
+    # (read timeout 5 s) before a catch-up reconnect (ingest.max_lag_s, 30 s) would hide it.
+    lag = statistics.median(h["lag_s"] or 0 for h in sample)
+    assert lag < 5, f"readers {lag:.1f} s behind live"
     before = max(rss_sample(pids, seconds=20))
 
     faulty = {"cam101": ("stall", {"seconds": 150}), "cam102": ("garbage", {"frames": 60}),
@@ -101,7 +118,12 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     # on the simulator keeping up at this load: tests/test_ingest_faults.py checks the
     # 401 itself at 24 cameras.)
     assert seen["cam105"] - {"online", "connecting"}
-    assert online(server) >= len(ids) - len(faulty)  # the others carry on
+    # The others carry on: on a loaded two-core machine one of them may blip (a few
+    # seconds without data, then a reconnect), so they get a short while to be all up.
+    carry_on = time.monotonic() + 30
+    while online(server) < len(ids) - len(faulty):
+        assert time.monotonic() < carry_on, f"only {online(server)} of {len(ids)} online"
+        time.sleep(1)
 
     time.sleep(15)
     after = statistics.median(rss_sample(pids, seconds=20))

@@ -99,6 +99,7 @@ def test_wrong_password_is_an_auth_failure_without_a_retry_storm(sim: SimProcess
     assert health.attempts == 1  # the next try waits tens of seconds, not a storm
 
 
+@pytest.mark.slow  # over 10 s: run by make test-slow and CI
 def test_stalled_camera_is_marked_stalled_within_10_s(sim: SimProcess, supervisor: Supervisor
                                                       ) -> None:
     watch(supervisor, sim, "cam004", "cam005")
@@ -183,6 +184,7 @@ def test_codec_the_decoder_lacks_is_unsupported_and_not_retried_in_a_storm(
     assert frames.count("cam902") == 0
 
 
+@pytest.mark.slow  # over 10 s: run by make test-slow and CI
 def test_quiet_scene_is_decoded_less_often_than_a_busy_one(sim: SimProcess,
                                                            supervisor: Supervisor,
                                                            frames: Recorder) -> None:
@@ -256,3 +258,29 @@ def test_a_dead_reader_process_is_replaced_and_its_cameras_return(sim: SimProces
         assert sup.restarts == 1
     finally:
         sup.stop_all(join_timeout_s=5)
+
+
+def test_reader_that_falls_behind_live_drops_the_backlog_and_catches_up(
+        sim: SimProcess) -> None:
+    # Each packet takes 0.1 s to handle (a machine too busy to keep up with 15 fps):
+    # packets queue in the socket and the reading drifts ever further behind the camera.
+    slow = Supervisor(lambda _cam, _frame: None,
+                      replace(FAST, reader=replace(FAST.reader, max_lag_s=2.0)),
+                      packet_sink_for=lambda _cam: lambda _packet: time.sleep(0.1))
+    steady = Supervisor(lambda _cam, _frame: None, FAST)
+    try:
+        watch(slow, sim, "cam004")
+        watch(steady, sim, "cam005")
+        wait_for(lambda: slow.health("cam004").catchups >= 1, 30, "a catch-up reconnect")
+        assert "behind live" in (slow.health("cam004").last_error or "")
+        lags = []
+        for _ in range(20):
+            lags.append(slow.health("cam004").lag_s or 0.0)
+            time.sleep(0.5)
+        # Bounded by max_lag_s, never growing on.
+        assert max(lags) < 2.0 + 0.5
+        assert steady.health("cam005").catchups == 0
+        assert (steady.health("cam005").lag_s or 0.0) < 1.0
+    finally:
+        slow.stop_all(join_timeout_s=5)
+        steady.stop_all(join_timeout_s=5)

@@ -40,6 +40,36 @@ def test_activity_follows_packet_sizes_not_decoding() -> None:
     assert activity.active
 
 
+def test_activity_sees_a_small_figure_in_a_very_compressible_scene() -> None:
+    # P-frames of 64 bytes when still, ~180 while one person walks (the simulator's
+    # 640x360 intrusion scene): a margin in the hundreds of bytes would miss it.
+    activity = _Activity()
+    for _gop in range(4):
+        activity.add(30_000, keyframe=True)
+        for _ in range(14):
+            activity.add(64, keyframe=False)
+    activity.add(30_000, keyframe=True)
+    assert not activity.active
+    for _ in range(14):
+        activity.add(180, keyframe=False)
+    activity.add(30_000, keyframe=True)
+    assert activity.active
+
+
+def test_a_keyframe_that_changes_size_at_once_is_worth_decoding() -> None:
+    activity = _Activity()
+    for _gop in range(4):  # still scene, then the lens is covered: nothing moves after
+        activity.add(28_000, keyframe=True)
+        for _ in range(14):
+            activity.add(44, keyframe=False)
+    activity.add(2_000, keyframe=True)
+    assert activity.active
+    for _ in range(14):
+        activity.add(44, keyframe=False)
+    activity.add(2_000, keyframe=True)
+    assert not activity.active  # covered and still: back to the idle rate
+
+
 def test_backoff_grows_to_a_cap_with_jitter_and_resets() -> None:
     backoff = Backoff(initial_s=1, cap_s=8, rng=random.Random(1))
     delays = [backoff.next_delay() for _ in range(8)]

@@ -5,6 +5,7 @@ import pytest
 from tests.conftest import World, api_operations
 
 PUBLIC, ALL, ADMIN, REFRESH = "public", "all", "admin", "refresh-token"
+STAFF = "staff"  # admins and operators
 
 POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/login"): PUBLIC,
@@ -61,11 +62,43 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): ADMIN,
     ("GET", "/"): PUBLIC,
+    # ONVIF (issue 7): admins discover and register; operators and admins steer.
+    ("POST", "/api/v1/onvif/discover"): ADMIN,
+    ("POST", "/api/v1/onvif/inspect"): ADMIN,
+    ("POST", "/api/v1/onvif/register"): ADMIN,
+    ("GET", "/api/v1/cameras/{camera_id}/ptz"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/move"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/stop"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/relative"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/absolute"): STAFF,
+    ("GET", "/api/v1/cameras/{camera_id}/ptz/status"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/home"): STAFF,
+    ("GET", "/api/v1/cameras/{camera_id}/ptz/presets"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/presets"): STAFF,
+    ("POST", "/api/v1/cameras/{camera_id}/ptz/presets/{token}/goto"): STAFF,
+    # The video wall (issue 6): operators' own saved views and the tiles' states.
+    ("GET", "/api/v1/views"): STAFF,
+    ("POST", "/api/v1/views"): STAFF,
+    ("GET", "/api/v1/views/{view_id}"): STAFF,
+    ("PATCH", "/api/v1/views/{view_id}"): STAFF,
+    ("DELETE", "/api/v1/views/{view_id}"): STAFF,
+    ("GET", "/api/v1/wall/states"): STAFF,
+    # Test connection on the admin page (issue 6).
+    ("POST", "/api/v1/cameras/test"): ADMIN,
+    ("POST", "/api/v1/cameras/{camera_id}/test"): ADMIN,
+    # Live video of a focused tile over WebRTC (issue 6).
+    ("POST", "/api/v1/cameras/{camera_id}/live/webrtc"): STAFF,
+    ("DELETE", "/api/v1/cameras/{camera_id}/live/webrtc/{session_id}"): STAFF,
+    # Dashboard and alert console figures (issue 6): alert counts are area-scoped.
+    ("GET", "/api/v1/stats/alerts"): ALL,
+    ("GET", "/api/v1/stats/kinds"): ALL,
+    ("GET", "/api/v1/stats/load"): STAFF,
 }
 
 SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999",
                "{rule_id}": "999999", "{alert_id}": "999999",
-               "{webhook_id}": "999999", "{delivery_id}": "999999"}
+               "{webhook_id}": "999999", "{delivery_id}": "999999", "{token}": "p1",
+               "{view_id}": "999999", "{session_id}": "no-such-session"}
 ROLES = ("anonymous", "officer", "operator", "admin")
 
 
@@ -97,7 +130,8 @@ def test_role_matrix(world: World, role: str) -> None:
             ok = status not in (401, 403)
         elif policy == REFRESH:
             ok = status == 401  # nobody gets in without a refresh token
-        elif policy == ALL or (policy == ADMIN and role == "admin"):
+        elif policy == ALL or (policy == ADMIN and role == "admin") \
+                or (policy == STAFF and role in ("admin", "operator")):
             ok = status not in (401, 403) if role != "anonymous" else status == 401
         else:
             ok = status == (401 if role == "anonymous" else 403)

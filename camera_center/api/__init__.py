@@ -8,10 +8,15 @@ from camera_center.api import (
     areas,
     audit,
     auth,
+    camera_probe,
     cameras,
     live,
+    onvif,
+    ptz,
     rules,
+    stats,
     users,
+    views,
     webhooks,
 )
 
@@ -20,6 +25,10 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     # alert_stream before alerts: /alerts/stream is not an alert id.
     for module in (auth, users, areas, cameras, rules, alert_stream, alerts, webhooks, live,
-                   audit):
+                   audit, views):
         router.include_router(module.router)
+    router.include_router(camera_probe.router)  # test connection (admin page)
+    router.include_router(stats.router)  # dashboard figures
+    router.include_router(onvif.router)  # discover, inspect, register (admin)
+    router.include_router(ptz.router)  # steer a camera (operators, admins)
     return router

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,9 +20,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from camera_center.alerts.lifecycle import AlertKind, Priority
 from camera_center.alerts.live import FeedFilters
-from camera_center.api.deps import ACCESS_COOKIE, AnyUser, ServicesDep
-from camera_center.auth.roles import Principal
-from camera_center.auth.sessions import principal_for
+from camera_center.api.deps import AnyUser, ServicesDep, websocket_principal
 from camera_center.errors import BadRequest, Problem
 from camera_center.validation import AREA_CODE_PATTERN, SLUG_PATTERN
 
@@ -80,24 +78,11 @@ async def sse(request: Request, who: AnyUser, services: ServicesDep,
                                headers={"Cache-Control": "no-store"})
 
 
-async def _ws_principal(ws: WebSocket, services: Any) -> Principal:
-    """Browsers cannot set headers on a WebSocket: the session cookie or ?token= works
-    too. (Request logs carry no query strings, so the token is not logged.)"""
-    auth = ws.headers.get("authorization", "")
-    token = auth[7:] if auth.lower().startswith("bearer ") else None
-    token = token or ws.cookies.get(ACCESS_COOKIE) or ws.query_params.get("token")
-    if not token:
-        raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
-    address = ws.client.host if ws.client else None
-    user, _claims = await services.sessions.authenticate(token, address)
-    return principal_for(user, address)
-
-
 @router.websocket("/ws")
 async def websocket(ws: WebSocket) -> None:
     services = ws.app.state.services
     try:
-        who = await _ws_principal(ws, services)
+        who = await websocket_principal(ws, services)
         q = ws.query_params
         raw = {"area_id": q.get("area_id"), "camera_id": q.get("camera_id"),
                "kind": q.getlist("kind") or None, "priority": q.getlist("priority") or None,

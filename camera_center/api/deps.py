@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from ipaddress import ip_address, ip_network
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from camera_center.auth.roles import Principal, Role
 from camera_center.auth.sessions import principal_for
-from camera_center.errors import Forbidden, Unauthorized
+from camera_center.errors import BadRequest, Forbidden, Unauthorized
 from camera_center.services import Services
 
 ACCESS_COOKIE = "cc_access"
@@ -81,3 +81,16 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 AnyUser = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR, Role.OFFICER))]
 Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def websocket_principal(ws: WebSocket, services: Services) -> Principal:
+    """Browsers cannot set headers on a WebSocket: the session cookie or ?token= works
+    too. (Request logs carry no query strings, so the token is not logged.)"""
+    auth = ws.headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else None
+    token = token or ws.cookies.get(ACCESS_COOKIE) or ws.query_params.get("token")
+    if not token:
+        raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
+    address = ws.client.host if ws.client else None
+    user, _claims = await services.sessions.authenticate(token, address)
+    return principal_for(user, address)

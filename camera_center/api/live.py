@@ -37,6 +37,8 @@ class CameraHealth(BaseModel):
     frames_decoded: int | None = None
     last_packet_age_s: float | None = None
     last_frame_age_s: float | None = None
+    lag_s: float | None = None
+    catchups: int | None = None
     connects: int | None = None
     attempts: int | None = None
     failures: int | None = None

@@ -42,5 +42,8 @@ class Camera(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     detection: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # What ONVIF/PTZ needs to find the device again (profile token, service URLs, PTZ
+    # features); None for cameras registered without ONVIF. Credentials stay above.
+    onvif: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

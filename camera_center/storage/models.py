@@ -7,7 +7,8 @@ from camera_center.delivery.models import DeliveryCursor, WebhookDelivery, Webho
 from camera_center.registry.models import Area, Camera
 from camera_center.rules.models import Rule
 from camera_center.storage.base import Base
+from camera_center.views.models import SavedView
 
 __all__ = ["Alert", "AlertEvent", "AlertHistory", "Area", "AuditEntry", "Base", "Camera",
-           "DeliveryCursor", "LoginAttempt", "RefreshToken", "Rule", "User", "WebhookDelivery",
-           "WebhookSubscription", "user_areas"]
+           "DeliveryCursor", "LoginAttempt", "RefreshToken", "Rule", "SavedView", "User",
+           "WebhookDelivery", "WebhookSubscription", "user_areas"]

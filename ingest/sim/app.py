@@ -12,7 +12,7 @@ import uvicorn
 
 from ingest.sim.control import control_app
 from ingest.sim.fleet import SimCamera
-from ingest.sim.scenes import EncodedClip, load_clip
+from ingest.sim.scenes import FPS, EncodedClip, load_clip
 
 log = structlog.stdlib.get_logger("ingest.sim")
 
@@ -20,33 +20,41 @@ SIZES = {"main": (1280, 720), "sub": (640, 360), "main-alt": (960, 540),
          "sub-alt": (480, 270)}
 
 
-def _encode_one(args: tuple[str, str, int, int, str]) -> None:
-    cache, scene, width, height, codec = args
-    load_clip(Path(cache), scene, width, height, codec)
+def _encode_one(args: tuple[str, str, int, int, str, int]) -> None:
+    cache, scene, width, height, codec, fps = args
+    load_clip(Path(cache), scene, width, height, codec, fps)
 
 
 def prepare_clips(cameras: list[SimCamera], cache_dir: Path,
-                  kinds: tuple[str, ...] = ("sub", "main")) -> dict[tuple[str, str, str],
-                                                                     EncodedClip]:
-    """Every clip the fleet needs, encoded in parallel the first time, then from the cache."""
+                  kinds: tuple[str, ...] = ("sub", "main"),
+                  sub_fps: int = FPS) -> dict[tuple[str, str, str], EncodedClip]:
+    """Every clip the fleet needs, encoded in parallel the first time, then from the cache.
+
+    Main streams run at FPS; sub streams (the ones analysis reads) at *sub_fps*, as
+    cameras are often set up.
+    """
+    def fps(kind: str) -> int:
+        return sub_fps if kind.startswith("sub") else FPS
+
     wanted = {(c.scene, k, c.codec) for c in cameras for k in kinds}
     wanted |= {("quiet", f"{k}-alt", c.codec) for c in cameras for k in kinds}
-    jobs = [(str(cache_dir), scene, *SIZES[kind], codec) for scene, kind, codec in sorted(wanted)]
+    jobs = [(str(cache_dir), scene, *SIZES[kind], codec, fps(kind))
+            for scene, kind, codec in sorted(wanted)]
     with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         list(pool.map(_encode_one, jobs))
-    return {(scene, kind, codec): load_clip(cache_dir, scene, *SIZES[kind], codec)
+    return {(scene, kind, codec): load_clip(cache_dir, scene, *SIZES[kind], codec, fps(kind))
             for scene, kind, codec in wanted}
 
 
 def run(cameras: list[SimCamera], cache_dir: Path, *, host: str = "127.0.0.1",
         rtsp_port: int = 8554, control_port: int = 8555,
-        ready_file: Path | None = None) -> None:
+        ready_file: Path | None = None, sub_fps: int = FPS, mtu: int | None = None) -> None:
     """Serve until interrupted. *ready_file* gets the ports once everything listens."""
     from ingest.sim.rtsp_server import SimServer  # needs GStreamer: import only when serving
 
-    clips = prepare_clips(cameras, cache_dir)
+    clips = prepare_clips(cameras, cache_dir, sub_fps=sub_fps)
     sim = SimServer(cameras, lambda scene, kind, codec: clips[(scene, kind, codec)],
-                    host=host, port=rtsp_port)
+                    host=host, port=rtsp_port, **({"mtu": mtu} if mtu else {}))
     sim.start()
     log.info("simulator serving", cameras=len(cameras), rtsp=f"rtsp://{host}:{rtsp_port}/",
              control=f"http://{host}:{control_port}/")

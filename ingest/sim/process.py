@@ -26,7 +26,8 @@ class SimProcess:
     def __init__(self, cache_dir: Path, *, cameras: int = 20, ids_from: Path | None = None,
                  rtsp_port: int | None = None, control_port: int | None = None,
                  start_timeout_s: float = 240.0, quiet: bool = True,
-                 outages: bool = True) -> None:
+                 outages: bool = True, sub_fps: int | None = None,
+                 mtu: int | None = None) -> None:
         self.cache_dir = cache_dir
         self.cameras = cameras
         self.ids_from = ids_from
@@ -35,6 +36,8 @@ class SimProcess:
         self.start_timeout_s = start_timeout_s
         self.quiet = quiet
         self.outages = outages
+        self.sub_fps = sub_fps
+        self.mtu = mtu
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,6 +54,8 @@ class SimProcess:
         args += ["--ids-from", str(self.ids_from)] if self.ids_from else [
             "--cameras", str(self.cameras)]
         args += [] if self.outages else ["--no-outages"]
+        args += [] if self.sub_fps is None else ["--sub-fps", str(self.sub_fps)]
+        args += [] if self.mtu is None else ["--mtu", str(self.mtu)]
         out = subprocess.DEVNULL if self.quiet else None
         self.proc = subprocess.Popen(args, stdout=out, stderr=out,  # noqa: S603
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})

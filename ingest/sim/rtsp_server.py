@@ -2,9 +2,11 @@
 
 Each camera has ``/<id>/main`` (1280x720) and ``/<id>/sub`` (640x360). A mount's
 pipeline is built only when a client asks for it and is shared by all its clients;
-``appsrc`` pushes the cached access units (stream copy, no encoding) with
+``appsrc`` is fed the cached access units (stream copy, no encoding) with
 timestamps that keep growing across loops of the clip, paced to real time by
-``clocksync``.
+``clocksync``. One Python thread feeds every mount a little ahead of its clock:
+GStreamer's streaming threads never call into Python, so hundreds of them do not
+queue for the interpreter lock (as they did with a ``need-data`` callback each).
 
 Faults are injected per camera at run time. Every scripted incident is logged
 with the wall-clock time its first frame was sent: the ground truth for tests.
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gi
+import structlog
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
@@ -28,13 +31,15 @@ gi.require_version("GstRtsp", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, SimCamera  # noqa: E402
-from ingest.sim.scenes import FPS, SCENES, EncodedClip  # noqa: E402
+from ingest.sim.scenes import SCENES, EncodedClip  # noqa: E402
+
+log = structlog.stdlib.get_logger("ingest.sim")
 
 Gst.init(None)
 
-FRAME_NS = Gst.SECOND // FPS
-# Buffers handed to appsrc per need-data call: fewer Python callbacks per stream-second.
-_BATCH = 8
+# Each mount is fed this far ahead of its clock, every _PUMP_S.
+_LEAD_NS = Gst.SECOND // 2
+_PUMP_S = 0.05
 
 
 @dataclass
@@ -45,13 +50,14 @@ class _Faults:
     slow_start_s: float = 0.0
 
 
-@dataclass
+@dataclass(eq=False)  # kept in a set: identity, not value
 class _Mount:
     camera: SimCamera
     kind: str                    # "main" or "sub"
     clip: EncodedClip
     alt_clip: EncodedClip        # another resolution, for the resolution-change fault
     on_incident: Callable[[dict[str, Any]], None]
+    on_active: Callable[[_Mount, bool], None]
     faults: _Faults = field(default_factory=_Faults)
     factory: Any = None
     media: Any = None
@@ -72,10 +78,11 @@ class _Mount:
         self.index = self.next_pts = 0
         if self.faults.slow_start_s:
             self.faults.stall_until = time.monotonic() + self.faults.slow_start_s
-        self.appsrc.connect("need-data", self._need_data)
         media.connect("unprepared", self._unprepared)
+        self.on_active(self, True)
 
     def _unprepared(self, _media: Any) -> None:
+        self.on_active(self, False)
         self.appsrc = self.media = None
 
     def _running_time(self) -> int | None:
@@ -83,13 +90,22 @@ class _Mount:
         clock = src.get_clock() if src is not None else None
         return None if clock is None else clock.get_time() - src.get_base_time()
 
-    def _need_data(self, src: Any, _length: int) -> None:
-        if time.monotonic() < self.faults.stall_until:
-            return  # a GLib timer pushes again once the stall is over
-        for _ in range(_BATCH):
-            self.push(src)
+    def feed(self, now: float) -> None:
+        """Push what is due up to _LEAD_NS ahead of the pipeline's clock."""
+        src = self.appsrc
+        if src is None or now < self.faults.stall_until:
+            return
+        now_rt = self._running_time()
+        # Before the pipeline plays (no clock yet) the first frames still go, so that
+        # the payloader can describe the stream.
+        target = (now_rt or 0) + _LEAD_NS
+        for _ in range(64):  # bounded: a mount far behind catches up over a few rounds
+            if self.next_pts >= target:
+                break
+            self.push(src, now_rt)
 
-    def push(self, src: Any) -> None:
+    def push(self, src: Any, now_rt: int | None) -> None:
+        """One access unit; *now_rt* is the pipeline's running time (None: no clock yet)."""
         clip = self.clip
         n = len(clip.units)
         if self.faults.switch_pending and clip.keyframes[self.index % n]:
@@ -112,24 +128,24 @@ class _Mount:
                 k = random.randrange(6, len(noisy))  # noqa: S311 - noise, not security
                 noisy[k] = random.randrange(256)     # noqa: S311
             data = bytes(noisy)
-        now_rt = self._running_time()
-        if now_rt is not None and now_rt > self.next_pts + 2 * FRAME_NS:
+        frame_ns = Gst.SECOND // clip.fps
+        if now_rt is not None and now_rt > self.next_pts + 2 * frame_ns:
             self.next_pts = now_rt  # after a stall: no timestamps in the past
         buf = Gst.Buffer.new_wrapped(data)
         buf.pts = buf.dts = self.next_pts
-        buf.duration = FRAME_NS
+        buf.duration = frame_ns
         if not clip.keyframes[i]:
             buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
         if self.kind == "sub" and clip.scene in SCENES:
             self._log_incidents(i, clip)
-        self.next_pts += FRAME_NS
+        self.next_pts += frame_ns
         self.index += 1
         self.pushed += 1
         src.emit("push-buffer", buf)
 
     def _log_incidents(self, i: int, clip: EncodedClip) -> None:
         for incident in SCENES[clip.scene].incidents:
-            if i == round(incident.at_s * FPS):
+            if i == round(incident.at_s * clip.fps):
                 # Sent now, seen by the client after pacing: at = when this frame is due.
                 lead_s = 0.0
                 now_rt = self._running_time()
@@ -147,20 +163,25 @@ def _caps(clip: EncodedClip) -> Any:
         f"video/x-{clip.codec},stream-format=byte-stream,alignment=au,framerate={clip.fps}/1")
 
 
-def _launch(codec: str, vendor: bool = False) -> str:
+# RTP packet size, as cameras send it (a 640x360 keyframe is about 20 packets).
+DEFAULT_MTU = 1400
+
+
+def _launch(codec: str, vendor: bool = False, mtu: int = DEFAULT_MTU) -> str:
     # The "vendor" stream stands for a camera's proprietary codec: the same video in
     # GStreamer's own RTP payload (X-GST), which standard clients cannot decode.
     payloader = "rtpgstpay" if vendor else f"rtp{codec}pay"
     return ("( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 "
-            "max-buffers=16 block=false emit-signals=true "
-            f"! clocksync ! {codec}parse ! {payloader} name=pay0 pt=96 )")
+            "max-buffers=64 block=false emit-signals=false "
+            f"! clocksync ! {codec}parse ! {payloader} name=pay0 pt=96 mtu={mtu} )")
 
 
 class SimServer:
     def __init__(self, cameras: list[SimCamera], clips: Callable[[str, str, str], EncodedClip],
-                 host: str = "127.0.0.1", port: int = 8554) -> None:
+                 host: str = "127.0.0.1", port: int = 8554, mtu: int = DEFAULT_MTU) -> None:
         """*clips(scene, kind, codec)* gives the encoded clip for a mount."""
         self.cameras = {c.id: c for c in cameras}
+        self.mtu = mtu
         self.host, self.port = host, port
         self.incidents: deque[dict[str, Any]] = deque(maxlen=20_000)
         self._incident_lock = threading.Lock()
@@ -177,13 +198,16 @@ class SimServer:
             for kind in ("main", "sub", "vendor"):
                 size = "main" if kind == "main" else "sub"
                 mount = _Mount(cam, kind, clips(cam.scene, size, cam.codec),
-                               clips("quiet", f"{size}-alt", cam.codec), self._record)
+                               clips("quiet", f"{size}-alt", cam.codec), self._record,
+                               self._set_active)
                 mount.factory = self._factory(mount)
                 self.mounts[mount.path] = mount
                 self.server.get_mount_points().add_factory(mount.path, mount.factory)
         self.server.connect("client-connected", self._client_connected)
         self._loop = GLib.MainLoop()
         self._thread: threading.Thread | None = None
+        self._active: set[_Mount] = set()
+        self._stopping = threading.Event()
         self.started_at = time.time()
 
     # -- setup -------------------------------------------------------------------------------
@@ -215,7 +239,8 @@ class SimServer:
 
     def _factory(self, mount: _Mount) -> Any:
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(_launch(mount.clip.codec, vendor=mount.kind == "vendor"))
+        factory.set_launch(_launch(mount.clip.codec, vendor=mount.kind == "vendor",
+                                   mtu=self.mtu))
         factory.set_shared(True)
         factory.set_permissions(self._permissions(mount))
         factory.connect("media-configure", mount.configure)
@@ -240,19 +265,31 @@ class SimServer:
         GLib.timeout_add(100, self._tick)
         self._thread = threading.Thread(target=self._loop.run, name="gst-rtsp", daemon=True)
         self._thread.start()
+        self._pump = threading.Thread(target=self._feed_all, name="sim-feed", daemon=True)
+        self._pump.start()
         self.started_at = time.time()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._loop.quit()
+
+    def _set_active(self, mount: _Mount, active: bool) -> None:
+        if active:
+            self._active.add(mount)
+        else:
+            self._active.discard(mount)
+
+    def _feed_all(self) -> None:
+        while not self._stopping.wait(_PUMP_S):
+            now = time.monotonic()
+            for mount in list(self._active):
+                try:
+                    mount.feed(now)
+                except Exception:  # one broken mount must not starve the others
+                    log.exception("feeding a mount failed", path=mount.path)
 
     def _tick(self) -> bool:
         now = time.monotonic()
-        for mount in self.mounts.values():  # resume stalled mounts
-            if mount.appsrc is not None and mount.faults.stall_until and \
-                    now >= mount.faults.stall_until:
-                mount.faults.stall_until = 0.0
-                for _ in range(_BATCH):
-                    mount.push(mount.appsrc)
         for cam_id, until in list(self._dark_until.items()):  # end outages
             if now >= until:
                 del self._dark_until[cam_id]
@@ -355,7 +392,7 @@ class SimServer:
             # be let in without the check.
             for mount in mounts:
                 refusing = GstRtspServer.RTSPMediaFactory()
-                refusing.set_launch(_launch(mount.clip.codec))
+                refusing.set_launch(_launch(mount.clip.codec, mtu=self.mtu))
                 refusing.set_permissions(self._permissions(mount, refuse=True))
                 points.remove_factory(mount.path)
                 points.add_factory(mount.path, refusing)

@@ -193,15 +193,16 @@ class EncodedClip:
         return len(self.units) / self.fps
 
 
-def _encode(scene: Scene, width: int, height: int, codec: str) -> tuple[list[bytes], list[bool]]:
+def _encode(scene: Scene, width: int, height: int, codec: str,
+            fps: int) -> tuple[list[bytes], list[bool]]:
     encoder = av.CodecContext.create("libx264" if codec == "h264" else "libx265", "w")
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-    encoder.time_base = Fraction(1, FPS)
-    encoder.framerate = Fraction(FPS, 1)
-    encoder.gop_size = FPS
+    encoder.time_base = Fraction(1, fps)
+    encoder.framerate = Fraction(fps, 1)
+    encoder.gop_size = fps
     encoder.max_b_frames = 0
     # Constant quality like a real camera's VBR: a still scene costs tiny P-frames.
-    params = f"keyint={FPS}:min-keyint={FPS}:scenecut=0:bframes=0:repeat-headers=1"
+    params = f"keyint={fps}:min-keyint={fps}:scenecut=0:bframes=0:repeat-headers=1"
     if codec == "h264":
         encoder.options = {"preset": "veryfast", "crf": "26", "x264-params": params}
     else:
@@ -210,9 +211,9 @@ def _encode(scene: Scene, width: int, height: int, codec: str) -> tuple[list[byt
     bg = background(width, height, scene.palette)
     units: list[bytes] = []
     keys: list[bool] = []
-    frames = round(scene.duration_s * FPS)
+    frames = round(scene.duration_s * fps)
     for i in range(frames):
-        image = render(scene, i / FPS, width, height, bg)
+        image = render(scene, i / fps, width, height, bg)
         frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
         frame.pts = i
         for packet in encoder.encode(frame):
@@ -225,10 +226,11 @@ def _encode(scene: Scene, width: int, height: int, codec: str) -> tuple[list[byt
 
 
 def load_clip(cache_dir: Path, scene_name: str, width: int, height: int,
-              codec: str = "h264") -> EncodedClip:
+              codec: str = "h264", fps: int = FPS) -> EncodedClip:
     """The encoded clip, from the cache or encoded now (once) and cached."""
     scene = SCENES[scene_name]
-    stem = cache_dir / f"v{CACHE_VERSION}-{scene_name}-{width}x{height}.{codec}"
+    rate = "" if fps == FPS else f"-{fps}fps"
+    stem = cache_dir / f"v{CACHE_VERSION}-{scene_name}-{width}x{height}{rate}.{codec}"
     data_path, index_path = stem.with_suffix(stem.suffix + ".bin"), stem.with_suffix(
         stem.suffix + ".json")
     if data_path.exists() and index_path.exists():
@@ -238,14 +240,14 @@ def load_clip(cache_dir: Path, scene_name: str, width: int, height: int,
         for size in index["sizes"]:
             units.append(blob[offset:offset + size])
             offset += size
-        return EncodedClip(scene_name, codec, width, height, FPS, units, index["keyframes"])
-    units, keys = _encode(scene, width, height, codec)
+        return EncodedClip(scene_name, codec, width, height, fps, units, index["keyframes"])
+    units, keys = _encode(scene, width, height, codec, fps)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = data_path.with_suffix(".tmp")
     tmp.write_bytes(b"".join(units))
     tmp.replace(data_path)
     index_path.write_text(json.dumps({"sizes": [len(u) for u in units], "keyframes": keys}))
-    return EncodedClip(scene_name, codec, width, height, FPS, units, keys)
+    return EncodedClip(scene_name, codec, width, height, fps, units, keys)
 
 
 def scene_script(scene_name: str) -> dict[str, object]:

@@ -1,0 +1,1 @@
+"""Saved wall views: a user's own layouts, filters and camera lists."""

@@ -1,0 +1,1 @@
+"""ONVIF: WS-Discovery, device inspection (profiles, stream and snapshot URIs) and PTZ."""

@@ -1,0 +1,55 @@
+// The live alert feed over one WebSocket: reconnects with growing, jittered delays and
+// resumes after the last event id it received (?last_id=), so nothing is missed in between.
+import { refreshSession, t, toSignIn, wsUrl } from "/static/js/common.js";
+
+/** The WebSocket feed; on reconnect it resumes after the last event id it received. */
+export class Feed {
+  constructor(stateBox, { onEvents, onResync }) {
+    this.box = stateBox;
+    this.onEvents = onEvents;
+    this.onResync = onResync;
+    this.lastId = null;
+    this.delay = 1000;
+    this.opened = false;
+  }
+
+  connect() {
+    this.setState("connecting");
+    const url = "/api/v1/alerts/ws" + (this.lastId !== null ? `?last_id=${this.lastId}` : "");
+    const ws = new WebSocket(wsUrl(url));
+    this.ws = ws;
+    ws.onopen = () => {
+      this.delay = 1000;
+      this.setState("live");
+      // Reconnected without ever having had an event id: nothing to resume from, so
+      // read the list again rather than risk a gap.
+      if (this.opened && this.lastId === null) this.onResync();
+      this.opened = true;
+      this.onOpen?.();
+    };
+    ws.onmessage = (e) => {
+      let batch;
+      try { batch = JSON.parse(e.data); } catch { return; }
+      for (const m of batch) if (this.lastId === null || m.id > this.lastId) this.lastId = m.id;
+      this.onEvents(batch);
+    };
+    ws.onclose = async (e) => {
+      this.setState("reconnecting");
+      // 1008: the server refused the sign-in (session expired): renew it, or sign in again.
+      if (e.code === 1008 && !(await refreshSession())) {
+        toSignIn();
+        return;
+      }
+      const wait = this.delay * (0.75 + Math.random() / 2);
+      this.delay = Math.min(this.delay * 2, 15000);
+      setTimeout(() => this.connect(), wait);
+    };
+  }
+
+  setState(s) {
+    const box = this.box;
+    box.className = "feed-state " + s;
+    box.textContent = t(s === "live" ? "live" : s === "connecting" ? "connecting" : "reconnecting");
+    box.dataset.state = s;
+  }
+}
