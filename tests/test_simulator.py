@@ -98,6 +98,19 @@ def test_scripted_incident_is_logged_with_its_time(sim: SimProcess) -> None:
         thread.join(timeout=10)
 
 
+def test_a_client_that_reconnects_at_once_is_served_every_time(sim: SimProcess) -> None:
+    # Readers reconnect within milliseconds (a probe, a catch-up); a real camera serves
+    # them, and so must the simulator while the last client's session is torn down.
+    for _ in range(12):
+        container = av.open(sim.url("cam021"), options={"rtsp_transport": "tcp"},
+                            timeout=(5, 5))
+        try:
+            packet = next(container.demux(container.streams.video[0]))
+            assert packet.size > 0
+        finally:
+            container.close()
+
+
 def test_fault_endpoint_refuses_bad_requests(sim: SimProcess) -> None:
     r = httpx.post(f"{sim.control}/cameras/cam001/faults", json={"kind": "explode"})
     assert r.status_code == 422

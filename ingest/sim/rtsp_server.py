@@ -40,6 +40,8 @@ Gst.init(None)
 # Each mount is fed this far ahead of its clock, every _PUMP_S.
 _LEAD_NS = Gst.SECOND // 2
 _PUMP_S = 0.05
+# A mount's pipeline keeps running this long after its last client left.
+_LINGER_S = 10.0
 
 
 @dataclass
@@ -66,6 +68,8 @@ class _Mount:
     next_pts: int = 0
     new_viewer_at: float | None = None
     pushed: int = 0
+    held: Any = None             # the media we keep prepared between clients
+    idle_since: float | None = None
 
     @property
     def path(self) -> str:
@@ -78,12 +82,43 @@ class _Mount:
         self.index = self.next_pts = 0
         if self.faults.slow_start_s:
             self.faults.stall_until = time.monotonic() + self.faults.slow_start_s
+        media.connect("prepared", self._prepared)
         media.connect("unprepared", self._unprepared)
         self.on_active(self, True)
 
-    def _unprepared(self, _media: Any) -> None:
+    def _prepared(self, media: Any) -> None:
+        # Hold the media ourselves, as a real camera keeps encoding between clients:
+        # gst-rtsp-server answers 503 to a client that arrives while the last one's
+        # media is being torn down, and readers reconnect within milliseconds.
+        if media == self.media and self.held is None:
+            media.prepare(None)
+            self.held = media
+            self.idle_since = None
+
+    def release_if_idle(self, now: float) -> None:
+        """Give the held media back once no client has used it for _LINGER_S."""
+        media = self.held
+        if media is None:
+            return
+        if media.get_status() == GstRtspServer.RTSPMediaStatus.ERROR:
+            self.held = None  # a broken pipeline must not outlive its clients
+            media.unprepare()
+            return
+        clients = sum(len(media.get_stream(i).transport_filter(None))
+                      for i in range(media.n_streams()))
+        if clients:
+            self.idle_since = None
+        elif self.idle_since is None:
+            self.idle_since = now
+        elif now - self.idle_since >= _LINGER_S:
+            self.held = None
+            media.unprepare()
+
+    def _unprepared(self, media: Any) -> None:
+        if media != self.media:
+            return  # an older media of this mount, torn down after a new one started
         self.on_active(self, False)
-        self.appsrc = self.media = None
+        self.appsrc = self.media = self.held = None
 
     def _running_time(self) -> int | None:
         src = self.appsrc
@@ -123,11 +158,7 @@ class _Mount:
         data = clip.units[i]
         if self.faults.garbage_frames > 0:
             self.faults.garbage_frames -= 1
-            noisy = bytearray(data)
-            for _ in range(max(8, len(noisy) // 16)):
-                k = random.randrange(6, len(noisy))  # noqa: S311 - noise, not security
-                noisy[k] = random.randrange(256)     # noqa: S311
-            data = bytes(noisy)
+            data = _corrupt_picture(data)
         frame_ns = Gst.SECOND // clip.fps
         if now_rt is not None and now_rt > self.next_pts + 2 * frame_ns:
             self.next_pts = now_rt  # after a stall: no timestamps in the past
@@ -155,6 +186,22 @@ class _Mount:
                                   "at": time.time() + lead_s,
                                   "duration_s": incident.duration_s, "box": incident.box,
                                   **incident.detail})
+
+
+def _corrupt_picture(unit: bytes) -> bytes:
+    """Random bytes in the picture data of an access unit (its last NAL unit).
+
+    The parameter sets and NAL headers stay intact, so the simulator's own parser keeps
+    going, and what reaches the client is a picture no decoder can make sense of.
+    """
+    start = unit.rfind(b"\x00\x00\x01") + 3 + 4  # past the start code and a few header bytes
+    if start >= len(unit):
+        return unit
+    noisy = bytearray(unit)
+    for _ in range(max(8, (len(noisy) - start) // 16)):
+        k = random.randrange(start, len(noisy))  # noqa: S311 - noise, not security
+        noisy[k] = random.randrange(256)         # noqa: S311
+    return bytes(noisy)
 
 
 def _caps(clip: EncodedClip) -> Any:
@@ -290,6 +337,8 @@ class SimServer:
 
     def _tick(self) -> bool:
         now = time.monotonic()
+        for mount in list(self._active):
+            mount.release_if_idle(now)
         for cam_id, until in list(self._dark_until.items()):  # end outages
             if now >= until:
                 del self._dark_until[cam_id]
