@@ -3,7 +3,7 @@
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc pkg-config libgirepository1.0-dev libcairo2-dev \
+ && apt-get install -y --no-install-recommends gcc \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY requirements.in requirements-dev.in constraints.txt pyproject.toml README.md LICENSE ./
@@ -20,9 +20,7 @@ ADD --chmod=0644 https://github.com/ultralytics/assets/releases/download/v8.3.0/
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg libglib2.0-0 libcairo2 \
-      libgirepository-1.0-1 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+ && apt-get install -y --no-install-recommends ffmpeg libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --uid 10001 camera \
  && mkdir -p /data && chown camera /data

@@ -32,23 +32,19 @@ from typing import Any
 
 import av
 import cv2
-import gi
 import ifaddr
 import numpy as np
 from playwright.sync_api import Page, sync_playwright
 from pydantic import SecretStr
 
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
-
-from bench.server import LiveServer  # noqa: E402
-from bench.stats import percentile  # noqa: E402
-from camera_center.auth.roles import system_principal  # noqa: E402
-from camera_center.logs import configure_logging  # noqa: E402
-from camera_center.registry.schemas import AreaCreate, AreaKind, CameraCreate  # noqa: E402
-from camera_center.settings import Settings  # noqa: E402
-from ingest.sim.process import free_port  # noqa: E402
+from bench.server import LiveServer
+from bench.stats import percentile
+from camera_center.auth.roles import system_principal
+from camera_center.logs import configure_logging
+from camera_center.registry.schemas import AreaCreate, AreaKind, CameraCreate
+from camera_center.settings import Settings
+from ingest.sim.process import free_port
+from ingest.sim.rtsp_server import SimServer
 
 
 def _ip(*args: str) -> bool:
@@ -129,36 +125,21 @@ def age_ms(drawn: int, now_s: float) -> float:
 # -- a camera that shows the time -----------------------------------------------------------
 
 class TimestampCamera:
-    """An RTSP camera at ``rtsp://127.0.0.1:PORT/live``: every frame carries the time it was
-    made, encoded at once (x264, zerolatency, no B-frames, 1 s GOP) and sent as it is."""
+    """An RTSP camera at ``rtsp://127.0.0.1:PORT/clock/live``: every frame carries the time
+    it was made, encoded at once (x264, zerolatency, no B-frames, 1 s GOP) and sent as it
+    is, by the simulator's RTSP server."""
 
     def __init__(self, width: int = 640, height: int = 360, fps: int = 25) -> None:
-        Gst.init(None)
         self.width, self.height, self.fps = width, height, fps
         self.port = free_port()
-        self.server = GstRtspServer.RTSPServer()
-        self.server.set_address("127.0.0.1")
-        self.server.set_service(str(self.port))
-        factory = GstRtspServer.RTSPMediaFactory()
-        # do-timestamp: buffers are stamped when pushed, so nothing waits for a clock.
-        factory.set_launch("( appsrc name=src is-live=true format=time do-timestamp=true "
-                           "caps=video/x-h264,stream-format=byte-stream,alignment=au "
-                           "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )")
-        factory.set_shared(True)
-        factory.connect("media-configure", self._configure)
-        self.server.get_mount_points().add_factory("/live", factory)
-        self._appsrc: Any = None
-        self._loop = GLib.MainLoop()
+        self.server = SimServer([], lambda *_: None, port=self.port)  # type: ignore[arg-type,return-value]
+        self._push = self.server.live_stream("clock", "h264", width, height, fps)
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/live"
-
-    def _configure(self, _factory: Any, media: Any) -> None:
-        self._appsrc = media.get_element().get_child_by_name("src")
-        media.connect("unprepared", lambda _m: setattr(self, "_appsrc", None))
+        return f"rtsp://127.0.0.1:{self.port}/clock/live"
 
     def _encoder(self) -> Any:
         enc = av.CodecContext.create("libx264", "w")
@@ -185,26 +166,20 @@ class TimestampCamera:
             picture = av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(
                 format="yuv420p")
             picture.pts = index
-            src = self._appsrc
             for packet in enc.encode(picture):
-                if src is not None:
-                    src.emit("push-buffer", Gst.Buffer.new_wrapped(bytes(packet)))
+                self._push(bytes(packet), packet.is_keyframe)
             index += 1
             time.sleep(max(0.0, start + index * period - time.monotonic()))
 
     def __enter__(self) -> TimestampCamera:
-        self.server.attach(None)
-        self._threads = [threading.Thread(target=self._loop.run, daemon=True),
-                         threading.Thread(target=self._run, daemon=True)]
-        for thread in self._threads:
-            thread.start()
+        self.server.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._loop.quit()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._thread.join(timeout=5)
+        self.server.stop()
 
 
 # -- measuring --------------------------------------------------------------------------------

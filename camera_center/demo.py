@@ -1,7 +1,7 @@
 """The demo: the server, a simulated fleet of RTSP cameras, and a registry that knows them.
 
-The simulator runs as a child process (its GStreamer threads and the server's
-readers do not share one interpreter lock); it is stopped with the server.
+The simulator runs as a child process (its event loop and the server's readers do
+not share one interpreter lock); it is stopped with the server.
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the project needs beyond Python wheels: GStreamer's RTSP server (the
-# camera simulator), ffmpeg/ffprobe, and the headers that PyGObject builds against.
-# Installs only what is missing; needs root (or sudo) the first time.
+# Debian packages the project needs beyond Python wheels: ffmpeg/ffprobe (tests check
+# streams and clips with it), a compiler for wheels without a binary, and Chromium with a
+# font for the console's browser tests. Installs only what is missing; needs root (or
+# sudo) the first time.
 set -euo pipefail
 
-PACKAGES=(
-  gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools ffmpeg
-  libgirepository1.0-dev libcairo2-dev pkg-config gcc
-  chromium fonts-dejavu-core
-)
+PACKAGES=(ffmpeg gcc chromium fonts-dejavu-core)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

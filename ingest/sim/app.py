@@ -50,7 +50,7 @@ def run(cameras: list[SimCamera], cache_dir: Path, *, host: str = "127.0.0.1",
         rtsp_port: int = 8554, control_port: int = 8555,
         ready_file: Path | None = None, sub_fps: int = FPS, mtu: int | None = None) -> None:
     """Serve until interrupted. *ready_file* gets the ports once everything listens."""
-    from ingest.sim.rtsp_server import SimServer  # needs GStreamer: import only when serving
+    from ingest.sim.rtsp_server import SimServer
 
     clips = prepare_clips(cameras, cache_dir, sub_fps=sub_fps)
     sim = SimServer(cameras, lambda scene, kind, codec: clips[(scene, kind, codec)],
