@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from starlette.exceptions import HTTPException
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from camera_center.errors import problem_response
@@ -59,21 +57,24 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._templates: list[tuple[re.Pattern[str], str]] | None = None
 
-    def _route_template(self, scope: Scope) -> str:
+    @staticmethod
+    def _route_template(scope: Scope) -> str:
         """The path template, so that /cameras/du-001 is counted as /cameras/{camera_id}.
 
-        Read from the OpenAPI paths: FastAPI's included routers do not expose their
-        full templates in the scope.
+        The matched route (left in the scope by the router) knows its template without the
+        prefixes of the routers it was included through; the request path ends with that
+        template filled in, and what comes before is those prefixes.
         """
-        if self._templates is None:
-            paths = scope["app"].openapi().get("paths", {})
-            self._templates = [(compile_path(p)[0], p) for p in paths]
-        for regex, template in self._templates:
-            if regex.match(scope["path"]):
-                return template
-        return "other"
+        template = getattr(scope.get("route"), "path_format", None)
+        if template is None:
+            return "other"
+        try:
+            filled = template.format(**scope.get("path_params", {}))
+        except (KeyError, IndexError, ValueError):
+            return template
+        path: str = scope["path"]
+        return path[:-len(filled)] + template if path.endswith(filled) else template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -45,6 +45,14 @@ def test_metrics_count_cameras(world: World) -> None:
     assert 'route="/api/v1/cameras"' in text
 
 
+def test_metrics_count_requests_by_route_template_not_by_id(world: World) -> None:
+    world.client.post("/api/v1/cameras", headers=world.admin, json=camera_body())
+    assert world.client.get("/api/v1/cameras/du-001", headers=world.admin).status_code == 200
+    text = world.client.get("/metrics", headers=world.admin).text
+    assert 'route="/api/v1/cameras/{camera_id}"' in text
+    assert "du-001" not in text
+
+
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()

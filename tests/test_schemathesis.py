@@ -23,7 +23,7 @@ from camera_center.crypto import load_or_create_secrets
 from camera_center.settings import load_settings
 
 # Bounded so the suite stays fast; raise it for a deeper local run.
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 
 _data = Path(tempfile.mkdtemp(prefix="cc-schemathesis-"))
 # Ingest off: generated camera URLs may name any host, and tests never leave this machine.
