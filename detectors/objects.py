@@ -156,6 +156,13 @@ class BatchingDetector:
             if first is None:
                 return
             batch, stopping = self._collect(first)
+            # A caller that gave up (a cancelled await) gets nothing; the others' futures
+            # are marked running, so a late cancel cannot make set_result fail.
+            batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
+            if not batch:
+                if stopping:
+                    return
+                continue
             started = time.perf_counter()
             try:
                 results = self.backend.predict([item.image for item in batch])

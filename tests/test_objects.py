@@ -3,6 +3,7 @@ built from ultralytics' YAML (no weights can be downloaded here)."""
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -85,3 +86,27 @@ def test_one_person_walking_keeps_one_track() -> None:
                                  Detection("car", 0.9, (0.6, 0.6, 0.9, 0.8))])
         ids |= {t.track_id for t in tracks if t.label == "person"}
     assert len(ids) == 1
+
+
+class _SlowBackend:
+    """Takes its time, so that a caller can give up while its frame waits."""
+
+    labels: dict[int, str] = {}  # noqa: RUF012 - read only
+
+    def predict(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        time.sleep(0.2)
+        return [[] for _ in images]
+
+
+def test_a_caller_that_gives_up_does_not_stop_detection_for_the_others() -> None:
+    batcher = BatchingDetector(_SlowBackend(), batch_size=1, max_wait_ms=0)  # type: ignore[arg-type]
+    try:
+        image = np.zeros((180, 320, 3), np.uint8)
+        busy = batcher.submit(image)        # keeps the thread busy for a while
+        abandoned = batcher.submit(image)   # waits behind it, then its caller gives up
+        assert abandoned.cancel()
+        assert busy.result(timeout=5) == []
+        assert batcher.submit(image).result(timeout=5) == []  # the thread lives on
+    finally:
+        batcher.close()
+
