@@ -26,8 +26,11 @@ run: install
 	$(BIN)/camera-center migrate
 	$(BIN)/camera-center demo
 
+# Two workers: most tests wait on sockets, servers and the simulator, not on the CPU.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The slow soak/scale tests only, and everything.
 test-slow: install

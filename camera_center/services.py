@@ -22,12 +22,17 @@ from camera_center.delivery.subscriptions import WebhookStore
 from camera_center.delivery.webhooks import WebhookDispatcher
 from camera_center.events import EventBus
 from camera_center.fleet import Fleet
-from camera_center.logs import configure_logging
+from camera_center.logs import configure_logging, get_logger
 from camera_center.registry.areas import AreaRegistry
 from camera_center.registry.cameras import CameraRegistry
 from camera_center.rules.store import RuleStore
 from camera_center.settings import Settings
 from camera_center.storage.engine import Database
+
+log = get_logger("camera_center.services")
+
+# How long each part may take to stop (cancelling its tasks, closing connections).
+_STOP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Services:
     mqtt: MqttPublisher | None = None  # when mqtt.enabled
     fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
     analysis: Analysis | None = None  # likewise, when the detector is enabled too
+    stuck_on_close: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -144,12 +150,14 @@ class Services:
             await self.fleet.start()
 
     async def close(self) -> None:
-        if self.analysis is not None:
-            await self.analysis.stop()
-        if self.fleet is not None:
-            await self.fleet.stop()
-        if self.mqtt is not None:
-            await self.mqtt.stop()
-        await self.webhook_dispatcher.stop()
-        await self.alerts.stop()
-        await self.db.close()
+        """Stop every part, each within a bound: a part stuck on a dead connection is
+        logged by name (and listed in ``stuck_on_close``) and the others still stop."""
+        parts = [("analysis", self.analysis), ("fleet", self.fleet), ("mqtt", self.mqtt),
+                 ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts)]
+        stops = [(name, part.stop) for name, part in parts if part is not None]
+        for name, stop in [*stops, ("database", self.db.close)]:
+            try:
+                await asyncio.wait_for(stop(), _STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.error("part did not stop in time", part=name, timeout_s=_STOP_TIMEOUT_S)
+                self.stuck_on_close.append(name)

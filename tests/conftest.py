@@ -27,6 +27,18 @@ PG_ADMIN_DSN = os.environ.get("CC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1
 PASSWORD = "Correct-horse-42"
 
 
+# With several xdist workers (make test), these run in one of them, one after another: they
+# use fixed network names (a namespace, veth pairs, a LAN address for WebRTC) or the
+# console's shared server and browser.
+_ONE_WORKER = ("e2e", "test_onvif.py", "test_webrtc_api.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(part in _ONE_WORKER for part in item.path.parts):
+            item.add_marker(pytest.mark.xdist_group("one-worker"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """argon2id at its production cost takes ~150 ms a hash here, and most tests create
@@ -99,6 +111,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
+    assert not services_of(c).stuck_on_close, "parts that did not stop in time"
 
 
 def services_of(client: TestClient) -> Services:

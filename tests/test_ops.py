@@ -1,5 +1,8 @@
 """Health, readiness, metrics and API docs."""
 
+import asyncio
+
+import pytest
 from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
@@ -62,3 +65,22 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 def test_landing_page_is_vietnamese_by_default(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and 'lang="vi"' in r.text and "Đăng nhập" in r.text
+
+
+def test_a_part_that_does_not_stop_is_named_and_the_rest_still_stop(
+        settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("camera_center.services._STOP_TIMEOUT_S", 0.2)
+    stopped: list[str] = []
+
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    async def alerts_stop() -> None:
+        stopped.append("alerts")
+
+    with TestClient(create_app(settings)) as c:
+        services = c.app.state.services
+        monkeypatch.setattr(services.webhook_dispatcher, "stop", never)
+        monkeypatch.setattr(services.alerts, "stop", alerts_stop)
+    assert services.stuck_on_close == ["webhooks"]
+    assert stopped == ["alerts"]  # the parts after the stuck one were still stopped

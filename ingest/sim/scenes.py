@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from functools import cache
@@ -243,7 +244,7 @@ def load_clip(cache_dir: Path, scene_name: str, width: int, height: int,
         return EncodedClip(scene_name, codec, width, height, fps, units, index["keyframes"])
     units, keys = _encode(scene, width, height, codec, fps)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_path.with_suffix(".tmp")
+    tmp = data_path.with_suffix(f".{os.getpid()}.tmp")  # simulators may share a cache
     tmp.write_bytes(b"".join(units))
     tmp.replace(data_path)
     index_path.write_text(json.dumps({"sizes": [len(u) for u in units], "keyframes": keys}))
