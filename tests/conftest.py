@@ -27,12 +27,14 @@ PG_ADMIN_DSN = os.environ.get("CC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1
 PASSWORD = "Correct-horse-42"
 
 
-# With several xdist workers (make test), these run in one of them, one after another: they
-# use fixed network names (a namespace, veth pairs, a LAN address for WebRTC) or the
-# console's shared server and browser.
+# With several xdist workers (make test runs with --dist loadgroup), these run in one of
+# them, one after another: they use fixed network names (a namespace, veth pairs, a LAN
+# address for WebRTC) or the console's shared server and browser. The marks go on before
+# xdist's own hook reads them (tryfirst).
 _ONE_WORKER = ("e2e", "test_onvif.py", "test_webrtc_api.py")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(part in _ONE_WORKER for part in item.path.parts):
