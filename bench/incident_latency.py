@@ -138,16 +138,19 @@ def measure(n: int, seconds: float, data_dir: Path, sub_fps: int) -> dict[str, A
             incidents = [i for i in sim.timeline(start)["incidents"]
                          if i["kind"] in EXPECTED and i["at"] < time.time() - 10]
     latencies = []
+    slowest: list[tuple[float, str, str]] = []
     for inc in incidents:
         kind = EXPECTED[inc["kind"]]
         seen = [t for t, cam, k in arrivals
                 if cam == inc["camera_id"] and k == kind and t >= inc["at"] - 0.5]
         if seen:
             latencies.append(min(seen) - inc["at"])
+            slowest.append((latencies[-1], inc["camera_id"], inc["kind"]))
     return {"cameras": n - 1, "online": online_after, "incidents": len(incidents),
             "seen": len(latencies), "p50_s": percentile(latencies, 0.5),
             "p95_s": percentile(latencies, 0.95), "sim_cores": cpu.sim_cores,
-            "server_cores": cpu.server_cores}
+            "server_cores": cpu.server_cores,
+            "slowest": sorted(slowest, reverse=True)[:3]}
 
 
 def main() -> None:
@@ -168,6 +171,9 @@ def main() -> None:
         print(f"{r['cameras']:>8} {r['online']:>7} {r['incidents']:>10} {r['seen']:>6} "
               f"{r['p50_s']:7.2f} {r['p95_s']:7.2f} {r['sim_cores']:10.2f} "
               f"{r['server_cores']:13.2f}")
+    for r in rows:
+        worst = ", ".join(f"{cam} {kind} {t:.2f} s" for t, cam, kind in r["slowest"])
+        print(f"slowest at {r['cameras']} cameras: {worst or '-'}")
     print(f"sub streams at {args.sub_fps} fps; target: p95 <= 1.5 s with 1 s keyframes; this "
           f"machine has {psutil.cpu_count()} cores for the simulator and the server together")
 

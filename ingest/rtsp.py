@@ -167,6 +167,14 @@ class _Activity:
         return self.scene_changed or self.last_mean > self.quiet * self.factor + self.margin
 
 
+@dataclass(frozen=True)
+class _HeldKeyframe:
+    packet: Any
+    pts_s: float | None
+    active: bool
+    arrived_at: float  # wall clock, for the frame's captured_at
+
+
 PacketSink = Callable[[Any], None]
 FrameSink = Callable[[Frame], None]
 
@@ -256,6 +264,8 @@ class StreamReader:
         lag = _Lag()
         last_key_pts: float | None = None
         last_decode = 0.0
+        owed_active = False
+        held: _HeldKeyframe | None = None
         online = False
         full_decode = False
         for packet in container.demux(video):
@@ -289,12 +299,26 @@ class StreamReader:
                         ctx.skip_frame = "DEFAULT" if full_decode else "NONKEY"
                 last_key_pts = pts_s
             if not (key or full_decode):
+                if held is not None and self._wants_frame():
+                    self._decode(self._keyframe_decoder(ctx), held.packet, held.pts_s, True,
+                                 held.active, emit=True, drain=True,
+                                 captured_at=held.arrived_at)
+                    held, owed_active, last_decode = None, False, now
                 continue
-            active = activity.active
+            held = None  # a newer keyframe replaces one still waiting
+            # A change skipped while the server was busy is still owed: the keyframes after
+            # a covered lens are as still as the ones before, and would wait the idle interval.
+            active = activity.active or owed_active
             interval = (1.0 / o.decode_fps) if active else o.idle_decode_interval_s
             due = now - last_decode >= interval * 0.9
-            if due and self._frame_wanted is not None and not self._frame_wanted():
-                due = False  # nobody could take the frame now: the next keyframe will do
+            if due and not self._wants_frame():
+                # Nobody can take the frame now. Cameras' keyframes come in bursts (after an
+                # outage all reconnect at once), so the pipe is often free again a few
+                # packets later: keep the keyframe until then rather than wait a whole GOP.
+                due = False
+                owed_active = active
+                if not full_decode:
+                    held = _HeldKeyframe(packet, pts_s, active, time.time())
             if not due and not full_decode:
                 continue
             if full_decode:
@@ -304,6 +328,10 @@ class StreamReader:
                              drain=True)
             if due:
                 last_decode = now
+                owed_active = False
+
+    def _wants_frame(self) -> bool:
+        return self._frame_wanted is None or self._frame_wanted()
 
     @staticmethod
     def _keyframe_decoder(stream_ctx: Any) -> Any:
@@ -321,7 +349,7 @@ class StreamReader:
         return ctx
 
     def _decode(self, ctx: Any, packet: Any, pts_s: float | None, key: bool, active: bool,
-                emit: bool, drain: bool = False) -> None:
+                emit: bool, drain: bool = False, captured_at: float | None = None) -> None:
         h, o = self.health, self.options
         started = time.perf_counter()
         try:
@@ -342,7 +370,7 @@ class StreamReader:
             h.frames_decoded += 1
             h.last_frame_at = time.monotonic()
             h.width, h.height = frame.width, frame.height
-            self.on_frame(Frame(image=image, captured_at=time.time(), pts_s=pts_s, keyframe=key,
-                                active=active, source_width=frame.width,
-                                source_height=frame.height))
+            self.on_frame(Frame(image=image, captured_at=captured_at or time.time(),
+                                pts_s=pts_s, keyframe=key, active=active,
+                                source_width=frame.width, source_height=frame.height))
             emit = False  # one frame per decode call is enough

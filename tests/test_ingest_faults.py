@@ -12,11 +12,13 @@ from pathlib import Path
 import av
 import pytest
 
+from detectors.tamper import TamperDetector
 from ingest.health import StreamState
 from ingest.packets import PacketRing
 from ingest.rtsp import Frame, ReaderOptions
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from ingest.sim.process import SimProcess
+from ingest.sim.scenes import SCENES
 from ingest.supervisor import CameraStream, ReaderPool, Supervisor, SupervisorOptions
 from ingest.workers import ShardedSupervisor
 
@@ -192,6 +194,39 @@ def test_quiet_scene_is_decoded_less_often_than_a_busy_one(sim: SimProcess,
     time.sleep(16)
     assert frames.count("cam013") < frames.count("cam015")
     assert frames.count("cam013") >= 2  # snapshots and tamper checks still get frames
+
+
+def test_a_covered_lens_the_server_was_too_busy_for_is_seen_once_it_has_room(
+        sim: SimProcess) -> None:
+    # cam019's lens is covered once per loop of its scene. The server is busy exactly when
+    # the covering keyframe arrives (as when 400 cameras' keyframes come at once). The
+    # frames after it are as still as the quiet scene before, yet the change must not wait
+    # for the next keyframe (1 s), let alone the idle interval (5 s).
+    loop_s = SCENES["tamper"].duration_s
+    busy: list[tuple[float, float]] = []
+    delivered: list[tuple[float, Frame]] = []
+    gated = Supervisor(lambda _cam, frame: delivered.append((time.time(), frame)), FAST,
+                       frame_wanted=lambda: not any(a <= time.time() <= b for a, b in busy))
+    try:
+        watch(gated, sim, "cam019")
+        wait_for(lambda: any(i["kind"] == "covered" for i in sim.timeline()["incidents"]
+                             if i["camera_id"] == "cam019"), loop_s + 5, "a first cover")
+        last = max(i["at"] for i in sim.timeline()["incidents"]
+                   if i["camera_id"] == "cam019" and i["kind"] == "covered")
+        cover = last + loop_s
+        while cover - time.time() < 3:  # frames of the open scene first, for the reference
+            cover += loop_s
+        busy.append((cover - 0.3, cover + 0.3))
+        time.sleep(cover - time.time() + 2)
+        tamper = TamperDetector()
+        seen = [(at, frame) for at, frame in list(delivered)
+                if tamper.update(frame.image).kind == "covered" and at > cover - 0.5]
+        assert seen, "the covered lens was never decoded"
+        at, frame = seen[0]
+        assert at - cover < 0.9
+        assert frame.captured_at < at  # the frame says when its packet came, not when decoded
+    finally:
+        gated.stop_all(join_timeout_s=5)
 
 
 def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -> None:
