@@ -37,8 +37,10 @@ HOST_IP, CAM_IP, SILENT_IP = f"10.213.{_NET}.1", f"10.213.{_NET}.2", f"10.213.{_
 NS, VETH = f"ccov{os.getpid() % 100000}", f"ccv{os.getpid() % 100000}"
 
 _CAMERA_SCRIPT = """
-import signal, sys, threading
+import logging, signal, sys, threading
 import numpy as np
+# ipycam says in its log which streaming path it took: the fixture shows it on a failure.
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True)
 from ipycam import IPCamera, CameraConfig
 cfg = CameraConfig(name="Virtual Gate Cam", local_ip=sys.argv[1], main_width=640,
                    main_height=360, main_fps=10, sub_width=320, sub_height=180, sub_fps=10,
@@ -108,8 +110,11 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                              CAM_USER, CAM_PASSWORD], cwd=work, stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        if not _wait_port(CAM_IP, 8080, 30):
-            pytest.fail(f"ipycam did not start: {(work / 'camera.log').read_text()[-2000:]}")
+        # ONVIF answers first; ipycam starts its RTSP server after probing for go2rtc.
+        for port, what in ((8080, "ONVIF"), (8554, "RTSP")):
+            if not _wait_port(CAM_IP, port, 30):
+                pytest.fail(f"ipycam's {what} port did not open: "
+                            f"{(work / 'camera.log').read_text()[-2000:]}")
         yield CAM_IP
     finally:
         proc.terminate()
