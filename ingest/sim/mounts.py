@@ -20,6 +20,7 @@ from ingest.sim.rtp import (
     corrupt_payloads,
     fill_block,
     frame_block,
+    with_channel,
 )
 from ingest.sim.scenes import EncodedClip
 
@@ -63,11 +64,7 @@ class Viewer:
             self.waiting_key = True
             return
         self.waiting_key = False
-        if self.channel:
-            data = bytearray(data)
-            for offset in block.offsets:
-                data[offset - 5] = self.channel
-        self.transport.write(data)
+        self.transport.write(with_channel(data, block, self.channel) if self.channel else data)
 
 
 @dataclass(eq=False)
@@ -126,9 +123,26 @@ class Mount:
             self._prime()
             self.due = self.server.loop.time()
             self.timer = self.server.loop.call_soon(self._tick)
+        self._join(viewer)
+
+    def _join(self, viewer: Viewer) -> None:
         for data, block in self.gop:  # the current GOP, so the viewer can decode at once
             viewer.send(data, block)
         self.viewers.add(viewer)
+
+    def _numbered(self, block: FrameBlock, timestamp: int) -> bytearray:
+        """The frame's packets numbered in sequence; a keyframe starts a new GOP."""
+        if block.keyframe:
+            self.gop = []
+            self.gop_start = (self.seq, timestamp)
+        data, self.seq = fill_block(block, self.seq, timestamp, self.ssrc)
+        return data
+
+    def _broadcast(self, data: bytearray, block: FrameBlock) -> None:
+        self.gop.append((data, block))
+        for viewer in list(self.viewers):
+            viewer.send(data, block)
+        self.pushed += 1
 
     def remove(self, viewer: Viewer) -> None:
         self.viewers.discard(viewer)
@@ -137,11 +151,6 @@ class Mount:
             self.timer = None
             self.gop = []
             self.primed = False
-
-    def drop_viewers(self) -> None:
-        for viewer in list(self.viewers):
-            viewer.transport.close()
-            self.remove(viewer)
 
     def _tick(self) -> None:
         loop = self.server.loop
@@ -168,30 +177,21 @@ class Mount:
             self.index = 0  # new SPS in-band: clients follow the size from there
         i = self.index % n
         block = self.server.blocks(clip)[i]
-        timestamp = self._timestamp(self.due)
-        if block.keyframe:
-            self.gop = []
-            self.gop_start = (self.seq, timestamp)
-        data, self.seq = fill_block(block, self.seq, timestamp, self.ssrc)
+        data = self._numbered(block, self._timestamp(self.due))
         if self.faults.garbage_frames > 0:
             self.faults.garbage_frames -= 1
             corrupt_payloads(data, block)
-        self.gop.append((data, block))
-        for viewer in list(self.viewers):
-            viewer.send(data, block)
+        self._broadcast(data, block)
         if self.kind == "sub":
             self.server.log_incidents(self.camera.id, clip, i)
         self.index += 1
-        self.pushed += 1
 
 
 class LiveMount(Mount):
     """A mount fed by its owner, frame by frame, as they are encoded (no clip, no pacing)."""
 
     def add(self, viewer: Viewer) -> None:
-        for data, block in self.gop:
-            viewer.send(data, block)
-        self.viewers.add(viewer)
+        self._join(viewer)
 
     def remove(self, viewer: Viewer) -> None:
         self.viewers.discard(viewer)
@@ -206,12 +206,4 @@ class LiveMount(Mount):
         if not self.gop and not keyframe:
             return
         block = frame_block(unit, self.clip.codec, self.server.mtu, keyframe)
-        timestamp = self._timestamp(self.server.loop.time())
-        if keyframe:
-            self.gop = []
-            self.gop_start = (self.seq, timestamp)
-        data, self.seq = fill_block(block, self.seq, timestamp, self.ssrc)
-        self.gop.append((data, block))
-        for viewer in list(self.viewers):
-            viewer.send(data, block)
-        self.pushed += 1
+        self._broadcast(self._numbered(block, self._timestamp(self.server.loop.time())), block)

@@ -87,17 +87,26 @@ def frame_blocks(clip: EncodedClip, mtu: int) -> tuple[FrameBlock, ...]:
                  for unit, key in zip(clip.units, clip.keyframes, strict=True))
 
 
-def fill_block(block: FrameBlock, seq: int, timestamp: int, ssrc: int,
-               channel: int = 0) -> tuple[bytearray, int]:
+_NUMBERING = struct.Struct("!HII")  # sequence number, timestamp, SSRC
+
+
+def fill_block(block: FrameBlock, seq: int, timestamp: int, ssrc: int
+               ) -> tuple[bytearray, int]:
     """The frame's packets with headers filled in, and the next sequence number."""
     data = bytearray(block.data)
-    pack = struct.Struct("!HII").pack_into
     for offset in block.offsets:
-        pack(data, offset, seq, timestamp, ssrc)
-        if channel:
-            data[offset - 5] = channel
+        _NUMBERING.pack_into(data, offset, seq, timestamp, ssrc)
         seq = (seq + 1) & 0xFFFF
     return data, seq
+
+
+def with_channel(data: bytearray, block: FrameBlock, channel: int) -> bytearray:
+    """A copy of the frame's packets framed for another interleaved channel."""
+    data = bytearray(data)
+    for offset in block.offsets:
+        # Framing ("$", channel, 2-byte length) precedes the header; the offset is 2 bytes in.
+        data[offset - 2 - _INTERLEAVED + 1] = channel
+    return data
 
 
 def _parameter_sets(clip: EncodedClip) -> dict[int, bytes]:
@@ -136,9 +145,11 @@ def sdp_media(clip: EncodedClip, *, vendor: bool = False) -> list[str]:
 def corrupt_payloads(data: bytearray, block: FrameBlock) -> None:
     """Random bytes in each packet's payload (its first two bytes, which say how the NAL
     unit is split across packets, stay), as a camera with a broken encoder sends."""
-    ends = [*block.offsets[1:], len(data) + 6]
+    # Each offset is that of a packet's sequence number, 2 bytes into its RTP header, so
+    # offset + header size skips the header and the payload's first two bytes.
+    ends = [*block.offsets[1:], len(data) + _INTERLEAVED + 2]
     for seq_at, next_at in zip(block.offsets, ends, strict=True):
-        start, end = seq_at + 12, next_at - 6  # payload after the RTP header's 12 bytes
+        start, end = seq_at + _RTP_HEADER, next_at - _INTERLEAVED - 2
         for _ in range(max(1, (end - start) // 16)):
             if end > start:
                 data[random.randrange(start, end)] = random.randrange(256)  # noqa: S311

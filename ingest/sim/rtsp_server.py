@@ -30,15 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, SimCamera
 from ingest.sim.mounts import Faults, LiveMount, Mount, Viewer
 from ingest.sim.rtp import FrameBlock, frame_blocks, sdp_media
 from ingest.sim.rtsp_messages import PUBLIC, DigestAuth, Request, parse_request, response
 from ingest.sim.scenes import SCENES, EncodedClip
-
-log = structlog.stdlib.get_logger("ingest.sim")
 
 # RTP packet size, as cameras send it (a 640x360 keyframe is about 20 packets).
 DEFAULT_MTU = 1400
@@ -306,8 +302,7 @@ class SimServer:
         for conn in list(self._connections):
             if mounts & set(conn.setup):
                 conn.transport.close()
-        for mount in mounts:
-            mount.drop_viewers()
+                conn.stop_playing()  # at once: a mount without viewers stops its timer
 
     def _go_dark(self, cam_id: str, seconds: float) -> None:
         self._dark_until[cam_id] = time.monotonic() + seconds
@@ -315,13 +310,10 @@ class SimServer:
         self._record({"camera_id": cam_id, "kind": "dark", "at": time.time(),
                       "duration_s": seconds, "box": None})
 
-    def _on_loop(self, fn: Callable[[], None]) -> None:
-        self.loop.call_soon_threadsafe(fn)
-
     def fault_stop(self, cam_id: str, seconds: float) -> None:
         """The camera goes dark: sessions dropped, new connections refused (404)."""
         self._camera_mounts(cam_id)
-        self._on_loop(lambda: self._go_dark(cam_id, seconds))
+        self.loop.call_soon_threadsafe(lambda: self._go_dark(cam_id, seconds))
 
     def fault_stall(self, cam_id: str, seconds: float) -> None:
         """Connections stay open but no data flows."""
@@ -352,7 +344,7 @@ class SimServer:
             self._refuse_until[cam_id] = time.monotonic() + seconds
             self._drop_viewers(cam_id)
 
-        self._on_loop(refuse)
+        self.loop.call_soon_threadsafe(refuse)
 
     def clear_faults(self, cam_id: str) -> None:
         for mount in self._camera_mounts(cam_id):
@@ -362,7 +354,7 @@ class SimServer:
             self._dark_until.pop(cam_id, None)
             self._refuse_until.pop(cam_id, None)
 
-        self._on_loop(clear)
+        self.loop.call_soon_threadsafe(clear)
 
     # -- reporting ---------------------------------------------------------------------------
 
