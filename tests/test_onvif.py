@@ -41,7 +41,14 @@ import logging, signal, sys, threading
 import numpy as np
 # ipycam says in its log which streaming path it took: the fixture shows it on a failure.
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True)
+import subprocess
+import ipycam.camera
 from ipycam import IPCamera, CameraConfig
+# ipycam gives `ffmpeg -version` 5 s and, past that, quietly serves no RTSP at all. On a
+# test machine busy with the rest of the suite the first run of ffmpeg can take longer, so
+# the probe is made here with room to spare and its answer handed to ipycam.
+_ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, timeout=60)
+ipycam.camera.is_native_rtsp_available = lambda: _ffmpeg.returncode == 0
 cfg = CameraConfig(name="Virtual Gate Cam", local_ip=sys.argv[1], main_width=640,
                    main_height=360, main_fps=10, sub_width=320, sub_height=180, sub_fps=10,
                    main_bitrate="512K", sub_bitrate="256K", username=sys.argv[2],
