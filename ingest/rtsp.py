@@ -173,6 +173,7 @@ class _HeldKeyframe:
     pts_s: float | None
     active: bool
     arrived_at: float  # wall clock, for the frame's captured_at
+    arrived_mono: float  # when it was due: the decode rate counts from here
 
 
 PacketSink = Callable[[Any], None]
@@ -303,7 +304,9 @@ class StreamReader:
                     self._decode(self._keyframe_decoder(ctx), held.packet, held.pts_s, True,
                                  held.active, emit=True, drain=True,
                                  captured_at=held.arrived_at)
-                    held, owed_active, last_decode = None, False, now
+                    # Counted from the keyframe's arrival, not from now: a decode made late
+                    # must not make the next keyframe (a covered lens, say) "too soon".
+                    held, owed_active, last_decode = None, False, held.arrived_mono
                 continue
             held = None  # a newer keyframe replaces one still waiting
             # A change skipped while the server was busy is still owed: the keyframes after
@@ -318,7 +321,9 @@ class StreamReader:
                 due = False
                 owed_active = active
                 if not full_decode:
-                    held = _HeldKeyframe(packet, pts_s, active, time.time())
+                    held = _HeldKeyframe(packet, pts_s, active, time.time(), now)
+            elif not due and activity.scene_changed:
+                owed_active = True  # the whole picture changed too soon after a decode
             if not due and not full_decode:
                 continue
             if full_decode:

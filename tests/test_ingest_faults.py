@@ -232,6 +232,33 @@ def test_a_covered_lens_the_server_was_too_busy_for_is_seen_once_it_has_room(
         gated.stop_all(join_timeout_s=5)
 
 
+def test_a_busy_scene_keeps_its_analysis_rate_when_every_keyframe_must_wait(
+        sim: SimProcess) -> None:
+    # cam015's street moves all the time: one frame a second is wanted. Here the server is
+    # busy for 0.6 s after every keyframe, so each one is held and decoded late. The next
+    # keyframe must still count as due, or the camera is looked at half as often.
+    busy = {"since": 0.0}
+
+    def see_packet(packet: av.Packet) -> None:
+        if packet.is_keyframe:
+            busy["since"] = time.time()
+
+    delivered: list[tuple[float, Frame]] = []
+    gated = Supervisor(lambda _cam, frame: delivered.append((time.time(), frame)), FAST,
+                       packet_sink_for=lambda _cam: see_packet,
+                       frame_wanted=lambda: time.time() - busy["since"] >= 0.6)
+    try:
+        watch(gated, sim, "cam015")
+        time.sleep(3)  # past the first GOPs, which are decoded while activity is unknown
+        start = len(delivered)
+        time.sleep(8)
+        late = delivered[start:]
+        assert len(late) >= 6, f"{len(late)} frames in 8 s at one keyframe a second"
+        assert all(0.5 <= at - frame.captured_at < 1.5 for at, frame in late)  # held, then sent
+    finally:
+        gated.stop_all(join_timeout_s=5)
+
+
 def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -> None:
     ring = PacketRing(seconds=5)
     decoded = Recorder()
