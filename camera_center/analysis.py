@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import queue
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +52,42 @@ class AnalysisStats:
     firings: dict[str, int] = field(default_factory=dict)
 
 
+class _Turns:
+    """The analysis thread, one frame at a time, active frames first.
+
+    A frame is active when its reader saw the scene move or the whole picture change
+    (a covered lens). When the machine cannot keep up, such a frame waits behind other
+    active frames only, not behind every quiet camera's periodic check; within a kind,
+    first come first served.
+    """
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def take(self, active: bool) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (0 if active else 1, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.give_back()  # handed the turn just as it was cancelled
+            raise
+
+    def give_back(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)  # the turn passes on: still busy
+                return
+        self._busy = False
+
+
 @dataclass
 class _Camera:
     motion: MotionDetector
@@ -84,6 +122,7 @@ class Analysis:
         self._cameras: dict[str, _Camera] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        self._turns = _Turns()
         # Motion and tamper are cheap but not free: keep them off the event loop, on one
         # thread (OpenCV releases the interpreter lock while it works).
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="analysis",
@@ -162,7 +201,11 @@ class Analysis:
 
     async def _analyse(self, camera_id: str, cam: _Camera, frame: Frame) -> None:
         loop = asyncio.get_running_loop()
-        motion, tamper = await loop.run_in_executor(self._cpu, _cheap, cam, frame)
+        await self._turns.take(frame.active)
+        try:
+            motion, tamper = await loop.run_in_executor(self._cpu, _cheap, cam, frame)
+        finally:
+            self._turns.give_back()
         self.stats.frames += 1
         tracks: tuple[Any, ...] = ()
         if motion.motion:

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
@@ -36,6 +36,11 @@ log = structlog.stdlib.get_logger("ingest.workers")
 
 _HEALTH_PERIOD_S = 1.0
 _BUSY_FOR_S = 0.25  # after a frame found the pipe busy, readers skip decoding this long
+# Decodes a worker's readers may have on their way to the pipe at once. Without a cap,
+# every reader that saw a free pipe decoded at the same moment, and on a loaded machine
+# half of those frames then found the pipe taken and were thrown away.
+_GRANTS = 1
+_GRANT_TTL_S = 0.2  # a grant whose decode gave no frame (a corrupt packet) lapses
 _TRIM_PERIOD_S = 15.0
 
 
@@ -53,13 +58,26 @@ class _Sender:
         self.lock = threading.Lock()
         self.dropped = 0
         self.dropped_at = 0.0
+        self._grants: deque[float] = deque()
+        self._grants_lock = threading.Lock()
 
     def ready(self) -> bool:
-        """Could a frame go now? Asked before decoding one: a frame decoded only to be
-        dropped on a busy pipe is wasted CPU, and on a loaded machine most would be."""
-        return not self.lock.locked() and time.monotonic() - self.dropped_at > _BUSY_FOR_S
+        """May a reader decode a frame now? Asked before each decode, and a yes is a grant
+        for one frame: a frame decoded only to be dropped on a busy pipe is wasted CPU."""
+        now = time.monotonic()
+        with self._grants_lock:
+            while self._grants and now - self._grants[0] > _GRANT_TTL_S:
+                self._grants.popleft()
+            if len(self._grants) >= _GRANTS or self.lock.locked() \
+                    or now - self.dropped_at <= _BUSY_FOR_S:
+                return False
+            self._grants.append(now)
+            return True
 
     def frame(self, camera_id: str, frame: Any) -> None:
+        with self._grants_lock:
+            if self._grants:
+                self._grants.popleft()
         if not self.lock.acquire(timeout=0.05):
             self.dropped += 1
             self.dropped_at = time.monotonic()

@@ -1,7 +1,10 @@
 """Reader building blocks: error words, activity from packet sizes, backoff, frame hub."""
 
 import asyncio
+import multiprocessing as mp
 import random
+import threading
+import time
 
 import av.error
 import numpy as np
@@ -10,6 +13,7 @@ from ingest.backoff import Backoff
 from ingest.framehub import FrameHub
 from ingest.health import StreamHealth, StreamState
 from ingest.rtsp import Frame, _Activity, explain
+from ingest.workers import _Sender
 
 
 def test_errors_become_states_and_words_without_the_url() -> None:
@@ -114,3 +118,38 @@ async def test_subscription_filters_by_camera() -> None:
     await asyncio.sleep(0.05)
     cam, _ = await sub.get()
     assert cam == "b" and sub.queue.empty()
+
+
+def test_readers_facing_a_slow_server_decode_no_frame_only_to_throw_it_away() -> None:
+    # Eight reader threads of one worker process; the server takes 30 ms per frame. Each
+    # reader asks before "decoding" (5 ms); a yes must mean the frame will get through.
+    ours, server = mp.Pipe()
+    sender = _Sender(ours)
+    image = np.zeros((180, 320, 3), np.uint8)  # an analysis frame, ~170 kB
+    received, stop = [], threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set() or server.poll(0):
+            if server.poll(0.05):
+                received.append(server.recv())
+                time.sleep(0.03)
+
+    def read() -> None:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if sender.ready():
+                time.sleep(0.005)
+                sender.frame("cam", image)
+            else:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=serve)] + [threading.Thread(target=read)
+                                                   for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads[1:]:
+        t.join()
+    stop.set()
+    threads[0].join()
+    assert len(received) >= 30  # the server was kept busy
+    assert sender.dropped <= len(received) // 10, (sender.dropped, len(received))
