@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import queue
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -57,34 +55,52 @@ class _Turns:
 
     A frame is active when its reader saw the scene move or the whole picture change
     (a covered lens). When the machine cannot keep up, such a frame waits behind other
-    active frames only, not behind every quiet camera's periodic check; within a kind,
-    first come first served.
+    active frames, not behind every quiet camera's periodic check; first come first
+    served within each kind. One turn in ``idle_every`` still goes to a quiet camera,
+    so a slow change (a lens sprayed little by little) is not starved for good.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, idle_every: int = 4) -> None:
         self._busy = False
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
+        self._active: deque[asyncio.Future[None]] = deque()
+        self._idle: deque[asyncio.Future[None]] = deque()
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._idle_every = idle_every
+        self._given = 0
 
-    async def take(self, active: bool) -> None:
+    async def take(self, active: bool, camera_id: str) -> None:
         if not self._busy:
             self._busy = True
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (0 if active else 1, next(self._order), turn))
+        (self._active if active else self._idle).append(turn)
+        self._waiting[camera_id] = turn
         try:
             await turn
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self.give_back()  # handed the turn just as it was cancelled
             raise
+        finally:
+            if self._waiting.get(camera_id) is turn:
+                del self._waiting[camera_id]
+
+    def hurry(self, camera_id: str) -> None:
+        """An active frame came for a camera waiting with a quiet one: it waits as active
+        now (its place among the quiet ones is skipped when reached)."""
+        turn = self._waiting.get(camera_id)
+        if turn is not None and not turn.done():
+            self._active.append(turn)
 
     def give_back(self) -> None:
-        while self._waiting:
-            _, _, turn = heapq.heappop(self._waiting)
-            if not turn.done():
-                turn.set_result(None)  # the turn passes on: still busy
-                return
+        self._given += 1
+        first_idle = self._given % self._idle_every == 0
+        for waiting in (self._idle, self._active) if first_idle else (self._active, self._idle):
+            while waiting:
+                turn = waiting.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # the turn passes on: still busy
+                    return
         self._busy = False
 
 
@@ -180,6 +196,8 @@ class Analysis:
                 continue
             if cam.busy:  # still working on its previous frame: keep only the newest
                 cam.pending = frame
+                if frame.active:
+                    self._turns.hurry(camera_id)
                 continue
             cam.busy = True
             task = asyncio.create_task(self._run(camera_id, cam, frame))
@@ -201,8 +219,10 @@ class Analysis:
 
     async def _analyse(self, camera_id: str, cam: _Camera, frame: Frame) -> None:
         loop = asyncio.get_running_loop()
-        await self._turns.take(frame.active)
+        await self._turns.take(frame.active, camera_id)
         try:
+            if cam.pending is not None:  # a newer picture came while this one waited
+                frame, cam.pending = cam.pending, None
             motion, tamper = await loop.run_in_executor(self._cpu, _cheap, cam, frame)
         finally:
             self._turns.give_back()

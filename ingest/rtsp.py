@@ -322,7 +322,7 @@ class StreamReader:
                 owed_active = active
                 if not full_decode:
                     held = _HeldKeyframe(packet, pts_s, active, time.time(), now)
-            elif not due and activity.scene_changed:
+            elif key and not due and activity.scene_changed:
                 owed_active = True  # the whole picture changed too soon after a decode
             if not due and not full_decode:
                 continue

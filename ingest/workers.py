@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import zlib
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
@@ -36,11 +36,10 @@ log = structlog.stdlib.get_logger("ingest.workers")
 
 _HEALTH_PERIOD_S = 1.0
 _BUSY_FOR_S = 0.25  # after a frame found the pipe busy, readers skip decoding this long
-# Decodes a worker's readers may have on their way to the pipe at once. Without a cap,
-# every reader that saw a free pipe decoded at the same moment, and on a loaded machine
-# half of those frames then found the pipe taken and were thrown away.
-_GRANTS = 1
-_GRANT_TTL_S = 0.2  # a grant whose decode gave no frame (a corrupt packet) lapses
+# One decode at a time per worker is on its way to the pipe. Without that, every reader
+# that saw a free pipe decoded at the same moment, and on a loaded machine half of those
+# frames then found the pipe taken and were thrown away.
+_GRANT_TTL_S = 0.2  # a grant whose decode sent nothing (a corrupt packet) lapses
 _TRIM_PERIOD_S = 15.0
 
 
@@ -58,36 +57,42 @@ class _Sender:
         self.lock = threading.Lock()
         self.dropped = 0
         self.dropped_at = 0.0
-        self._grants: deque[float] = deque()
-        self._grants_lock = threading.Lock()
+        self._grant: tuple[int, float] | None = None  # (reader thread, when granted)
+        self._grant_lock = threading.Lock()
 
     def ready(self) -> bool:
-        """May a reader decode a frame now? Asked before each decode, and a yes is a grant
-        for one frame: a frame decoded only to be dropped on a busy pipe is wasted CPU."""
-        now = time.monotonic()
-        with self._grants_lock:
-            while self._grants and now - self._grants[0] > _GRANT_TTL_S:
-                self._grants.popleft()
-            if len(self._grants) >= _GRANTS or self.lock.locked() \
-                    or now - self.dropped_at <= _BUSY_FOR_S:
+        """May this reader decode a frame now? Asked before each decode, and a yes is the
+        worker's one grant: a frame decoded only to be dropped on a busy pipe is wasted."""
+        now, me = time.monotonic(), threading.get_ident()
+        with self._grant_lock:
+            grant = self._grant
+            # A reader asking again is done with its last decode, even one that sent
+            # nothing; a grant past its TTL was lost the same way by another reader.
+            if grant is not None and (grant[0] == me or now - grant[1] > _GRANT_TTL_S):
+                grant = None
+            if grant is not None or self.lock.locked() or now - self.dropped_at <= _BUSY_FOR_S:
+                self._grant = grant
                 return False
-            self._grants.append(now)
+            self._grant = (me, now)
             return True
 
     def frame(self, camera_id: str, frame: Any) -> None:
-        with self._grants_lock:
-            if self._grants:
-                self._grants.popleft()
-        if not self.lock.acquire(timeout=0.05):
-            self.dropped += 1
-            self.dropped_at = time.monotonic()
-            return
         try:
-            self.conn.send(("frame", camera_id, frame))
-        except (OSError, BrokenPipeError):
-            self.dropped += 1
+            if not self.lock.acquire(timeout=0.05):
+                self.dropped += 1
+                self.dropped_at = time.monotonic()
+                return
+            try:
+                self.conn.send(("frame", camera_id, frame))
+            except OSError:
+                self.dropped += 1
+            finally:
+                self.lock.release()
         finally:
-            self.lock.release()
+            # Only the reader's own grant: one that lapsed may already be another's.
+            with self._grant_lock:
+                if self._grant is not None and self._grant[0] == threading.get_ident():
+                    self._grant = None
 
     def packets(self, request_id: int, packets: list[StoredPacket]) -> None:
         with self.lock:

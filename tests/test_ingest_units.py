@@ -123,7 +123,7 @@ async def test_subscription_filters_by_camera() -> None:
 def test_readers_facing_a_slow_server_decode_no_frame_only_to_throw_it_away() -> None:
     # Eight reader threads of one worker process; the server takes 30 ms per frame. Each
     # reader asks before "decoding" (5 ms); a yes must mean the frame will get through.
-    ours, server = mp.Pipe()
+    server, ours = mp.Pipe(duplex=False)  # as a worker's results pipe
     sender = _Sender(ours)
     image = np.zeros((180, 320, 3), np.uint8)  # an analysis frame, ~170 kB
     received, stop = [], threading.Event()
@@ -153,3 +153,24 @@ def test_readers_facing_a_slow_server_decode_no_frame_only_to_throw_it_away() ->
     threads[0].join()
     assert len(received) >= 30  # the server was kept busy
     assert sender.dropped <= len(received) // 10, (sender.dropped, len(received))
+
+
+def test_a_decode_that_sent_nothing_does_not_keep_the_other_readers_waiting() -> None:
+    _, ours = mp.Pipe(duplex=False)
+    sender = _Sender(ours)
+    answers: dict[str, bool] = {}
+
+    def ask(name: str) -> None:
+        answers[name] = sender.ready()
+
+    def in_thread(name: str) -> None:
+        t = threading.Thread(target=ask, args=(name,))
+        t.start()
+        t.join()
+
+    assert sender.ready()  # this reader's keyframe turns out corrupt: it sends nothing
+    in_thread("other, at once")
+    assert sender.ready()  # asking again, it is done with that decode: a new grant
+    time.sleep(0.25)
+    in_thread("other, after the grant lapsed")
+    assert answers == {"other, at once": False, "other, after the grant lapsed": True}
