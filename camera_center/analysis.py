@@ -60,7 +60,7 @@ class _Turns:
     so a slow change (a lens sprayed little by little) is not starved for good.
     """
 
-    def __init__(self, idle_every: int = 4) -> None:
+    def __init__(self, idle_every: int = 10) -> None:
         self._busy = False
         self._active: deque[asyncio.Future[None]] = deque()
         self._idle: deque[asyncio.Future[None]] = deque()
