@@ -171,7 +171,6 @@ class _Activity:
 class _HeldKeyframe:
     packet: Any
     pts_s: float | None
-    active: bool
     arrived_at: float  # wall clock, for the frame's captured_at
     arrived_mono: float  # when it was due: the decode rate counts from here
 
@@ -302,7 +301,7 @@ class StreamReader:
             if not (key or full_decode):
                 if held is not None and self._wants_frame():
                     self._decode(self._keyframe_decoder(ctx), held.packet, held.pts_s, True,
-                                 held.active, emit=True, drain=True,
+                                 owed_active, emit=True, drain=True,
                                  captured_at=held.arrived_at)
                     # Counted from the keyframe's arrival, not from now: a decode made late
                     # must not make the next keyframe (a covered lens, say) "too soon".
@@ -321,7 +320,7 @@ class StreamReader:
                 due = False
                 owed_active = active
                 if not full_decode:
-                    held = _HeldKeyframe(packet, pts_s, active, time.time(), now)
+                    held = _HeldKeyframe(packet, pts_s, time.time(), now)
             elif key and not due and activity.scene_changed:
                 owed_active = True  # the whole picture changed too soon after a decode
             if not due and not full_decode:
@@ -375,7 +374,8 @@ class StreamReader:
             h.frames_decoded += 1
             h.last_frame_at = time.monotonic()
             h.width, h.height = frame.width, frame.height
-            self.on_frame(Frame(image=image, captured_at=captured_at or time.time(),
-                                pts_s=pts_s, keyframe=key, active=active,
+            at = time.time() if captured_at is None else captured_at
+            self.on_frame(Frame(image=image, captured_at=at, pts_s=pts_s, keyframe=key,
+                                active=active,
                                 source_width=frame.width, source_height=frame.height))
             emit = False  # one frame per decode call is enough

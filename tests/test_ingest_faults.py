@@ -74,6 +74,16 @@ def watch(sup: ReaderPool, sim: SimProcess, *cams: str) -> None:
         wait_for(lambda c=cam: state(sup, c) is StreamState.ONLINE, 20, f"{cam} online")
 
 
+def gated(see_packet: Callable[[av.Packet], None], frame_wanted: Callable[[], bool]
+          ) -> tuple[Supervisor, list[tuple[float, Frame]]]:
+    """A supervisor whose server is busy whenever *frame_wanted* says so, and the frames it
+    delivered with the time each arrived."""
+    delivered: list[tuple[float, Frame]] = []
+    sup = Supervisor(lambda _cam, frame: delivered.append((time.time(), frame)), FAST,
+                     packet_sink_for=lambda _cam: see_packet, frame_wanted=frame_wanted)
+    return sup, delivered
+
+
 def test_h264_h265_and_password_cameras_stream_frames(sim: SimProcess, supervisor: Supervisor,
                                                       frames: Recorder) -> None:
     watch(supervisor, sim, "cam001", "cam002")
@@ -211,12 +221,9 @@ def test_a_covered_lens_the_server_was_too_busy_for_is_seen_once_it_has_room(
                 busy["since"] = time.time()
             busy["last_key"] = packet.size
 
-    delivered: list[tuple[float, Frame]] = []
-    gated = Supervisor(lambda _cam, frame: delivered.append((time.time(), frame)), FAST,
-                       packet_sink_for=lambda _cam: see_packet,
-                       frame_wanted=lambda: not 0 < time.time() - busy["since"] < 0.3)
+    sup, delivered = gated(see_packet, lambda: not 0 < time.time() - busy["since"] < 0.3)
     try:
-        watch(gated, sim, "cam019")
+        watch(sup, sim, "cam019")
         loop_s = SCENES["tamper"].duration_s
         wait_for(lambda: busy["since"] > 0, loop_s + 10, "a covering keyframe")
         covered_at = busy["since"]
@@ -229,7 +236,7 @@ def test_a_covered_lens_the_server_was_too_busy_for_is_seen_once_it_has_room(
         assert 0.3 <= at - covered_at < 0.9  # kept while busy, decoded once there was room
         assert frame.captured_at < at - 0.2  # the frame says when it came, not when decoded
     finally:
-        gated.stop_all(join_timeout_s=5)
+        sup.stop_all(join_timeout_s=5)
 
 
 def test_a_busy_scene_keeps_its_analysis_rate_when_every_keyframe_must_wait(
@@ -243,12 +250,9 @@ def test_a_busy_scene_keeps_its_analysis_rate_when_every_keyframe_must_wait(
         if packet.is_keyframe:
             busy["since"] = time.time()
 
-    delivered: list[tuple[float, Frame]] = []
-    gated = Supervisor(lambda _cam, frame: delivered.append((time.time(), frame)), FAST,
-                       packet_sink_for=lambda _cam: see_packet,
-                       frame_wanted=lambda: time.time() - busy["since"] >= 0.6)
+    sup, delivered = gated(see_packet, lambda: time.time() - busy["since"] >= 0.6)
     try:
-        watch(gated, sim, "cam015")
+        watch(sup, sim, "cam015")
         time.sleep(3)  # past the first GOPs, which are decoded while activity is unknown
         start = len(delivered)
         time.sleep(8)
@@ -256,7 +260,7 @@ def test_a_busy_scene_keeps_its_analysis_rate_when_every_keyframe_must_wait(
         assert len(late) >= 6, f"{len(late)} frames in 8 s at one keyframe a second"
         assert all(0.5 <= at - frame.captured_at < 1.5 for at, frame in late)  # held, then sent
     finally:
-        gated.stop_all(join_timeout_s=5)
+        sup.stop_all(join_timeout_s=5)
 
 
 def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -> None:
