@@ -14,6 +14,7 @@ COPY camera_center ./camera_center
 COPY ingest ./ingest
 COPY detectors ./detectors
 COPY web ./web
+COPY camera_sim ./camera_sim
 RUN /opt/venv/bin/pip install --no-deps .
 # Real weights for the object detector (the build has internet; the server never downloads).
 ADD --chmod=0644 https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt /opt/models/yolo11n.pt

@@ -22,11 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camera_sim.fleet import build_fleet, numbered_ids
+from camera_sim.scenes import SCENES, background, render
 from detectors.motion import MotionDetector
 from detectors.objects import DetectorConfig, coco_labels
 from detectors.tamper import TamperDetector
-from ingest.sim.fleet import build_fleet, numbered_ids
-from ingest.sim.scenes import SCENES, background, render
 
 W, H = 320, 180
 

@@ -43,8 +43,8 @@ from camera_center.auth.roles import system_principal
 from camera_center.logs import configure_logging
 from camera_center.registry.schemas import AreaCreate, AreaKind, CameraCreate
 from camera_center.settings import Settings
-from ingest.sim.process import free_port
-from ingest.sim.rtsp_server import SimServer
+from camera_sim.process import free_port
+from camera_sim.rtsp_server import SimServer
 
 
 def _ip(*args: str) -> bool:

@@ -36,8 +36,8 @@ from camera_center.auth.schemas import UserCreate
 from camera_center.registry.schemas import AreaCreate, AreaKind, CameraCreate
 from camera_center.rules.schemas import RuleCreate
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess
-from ingest.sim.scenes import ZONE
+from camera_sim.process import SimProcess
+from camera_sim.scenes import ZONE
 
 PASSWORD = "Bench-password-42"
 SIM_CACHE = Path("data/sim-cache")

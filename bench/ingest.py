@@ -26,10 +26,10 @@ import av
 import psutil
 
 from bench.stats import percentile
+from camera_sim.process import SimProcess
 from ingest.framehub import FrameHub
 from ingest.health import StreamState
 from ingest.rtsp import Frame, ReaderOptions
-from ingest.sim.process import SimProcess
 from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
 from ingest.workers import ShardedSupervisor, reader_pool
 

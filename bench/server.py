@@ -14,7 +14,7 @@ import uvicorn
 from camera_center.app import UVICORN_OPTIONS, create_app
 from camera_center.services import Services
 from camera_center.settings import Settings
-from ingest.sim.process import free_port
+from camera_sim.process import free_port
 
 T = TypeVar("T")
 

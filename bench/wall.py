@@ -33,7 +33,7 @@ from playwright.sync_api import sync_playwright
 from websockets.sync.client import connect as ws_connect
 
 from bench.stats import percentile
-from ingest.sim.process import SimProcess, free_port
+from camera_sim.process import SimProcess, free_port
 
 PASSWORD = "Bench-password-42"
 PAGE = 36

@@ -10,16 +10,13 @@ from fastapi import FastAPI
 from camera_center import __version__
 from camera_center.api import api_router, ops
 from camera_center.auth.bootstrap import bootstrap_admin
+from camera_center.console import pages, wall_socket, webrtc
 from camera_center.errors import install_error_handlers
 from camera_center.logs import get_logger
 from camera_center.middleware import BodyLimit, RequestMetrics
 from camera_center.services import Services
 from camera_center.settings import Settings
 from camera_center.storage import migrate
-from web.routes import mount_static
-from web.routes import router as web_router
-from web.wall_feed import router as wall_router
-from web.webrtc import router as webrtc_router
 
 log = get_logger(__name__)
 
@@ -73,10 +70,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router())
     app.include_router(ops.router)
-    app.include_router(web_router)
-    app.include_router(webrtc_router)  # live video (WebRTC signalling)
-    app.include_router(wall_router)
-    mount_static(app)
+    app.include_router(pages.router)
+    app.include_router(webrtc.router)  # live video (WebRTC signalling)
+    app.include_router(wall_socket.router)
+    pages.mount_static(app)
     app.add_middleware(
         BodyLimit, default=settings.server.max_body_bytes,
         per_path={"/api/v1/cameras/import": settings.server.max_import_bytes},

@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 from camera_center.app import UVICORN_OPTIONS, create_app, prepare_database
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
+from camera_center.crypto import SecretsError, new_credentials_key, new_jwt_secret
 from camera_center.demo import (
     DEMO_AREAS,
     DEMO_CAMERAS,
@@ -32,9 +33,9 @@ from camera_center.registry.csv_io import export_cameras, import_cameras
 from camera_center.services import Services
 from camera_center.settings import Settings, SettingsError, load_settings
 from camera_center.storage import migrate as migrations
-from ingest.sim.app import run as run_sim
-from ingest.sim.fleet import build_fleet, ids_from_csv, numbered_ids
-from ingest.sim.scenes import FPS
+from camera_sim.app import run as run_sim
+from camera_sim.fleet import build_fleet, ids_from_csv, numbered_ids
+from camera_sim.scenes import FPS
 
 app = typer.Typer(help="Camera control-center server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -42,6 +43,8 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 cameras_app = typer.Typer(help="Camera registry in bulk.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(cameras_app, name="cameras")
+secrets_app = typer.Typer(help="The server's secrets.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Settings YAML file "
                                                 "(default: $CAMERA_CENTER_CONFIG or "
@@ -62,7 +65,11 @@ def _settings(config: Path | None) -> Settings:
 
 def _run(settings: Settings, job: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
-        services = Services.build(settings)
+        try:
+            services = Services.build(settings)
+        except SecretsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         try:
             await prepare_database(services)
             return await job(services)
@@ -276,6 +283,17 @@ def cameras_export(config: ConfigOpt = None) -> None:
     """Write every camera as CSV to stdout (without passwords)."""
     settings = _settings(config)
     sys.stdout.write(_run(settings, lambda s: export_cameras(s.cameras, system_principal())))
+
+
+@secrets_app.command("generate")
+def secrets_generate() -> None:
+    """Print a fresh credentials key and token key as an env file (docker run --env-file).
+
+    Keep the file as safe as the database backup: the credentials key decrypts the
+    stored camera passwords, and a lost key means entering them all again.
+    """
+    typer.echo(f"CAMERA_CENTER_CREDENTIALS_KEY={new_credentials_key()}")
+    typer.echo(f"CAMERA_CENTER_JWT_SECRET={new_jwt_secret()}")
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ from camera_center.registry.schemas import AreaCreate, AreaKind, CameraUpdate
 from camera_center.rules.schemas import RuleCreate
 from camera_center.services import Services
 from camera_center.settings import Settings
-from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, ids_from_csv
-from ingest.sim.process import SimProcess
-from ingest.sim.scenes import LINE, ZONE
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, ids_from_csv
+from camera_sim.process import SimProcess
+from camera_sim.scenes import LINE, ZONE
 
 log = get_logger(__name__)
 
@@ -53,7 +53,7 @@ async def seed_demo_cameras(services: Services, cameras_csv: bytes) -> int:
         return 0
     who = system_principal("demo")
     report = await import_cameras(services.cameras, cameras_csv, who, dry_run=False)
-    # The simulator's password-protected camera (see ingest.sim.fleet.build_fleet).
+    # The simulator's password-protected camera (see camera_sim.fleet.build_fleet).
     protected = next(c for c in build_fleet(ids_from_csv(DEMO_CAMERAS)) if c.needs_auth)
     await services.cameras.update(protected.id, CameraUpdate(
         username=SIM_USERNAME, password=SecretStr(SIM_PASSWORD)), who)

@@ -13,15 +13,19 @@ from camera_center.alerts.media import MediaStore
 from camera_center.alerts.service import AlertService
 from camera_center.alerts.store import AlertStore
 from camera_center.analysis import Analysis
+from camera_center.auth.passwords import Passwords
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
+from camera_center.console.live_relay import LiveRelay
+from camera_center.console.wall_feed import WallFeed
 from camera_center.crypto import CredentialCipher, load_or_create_secrets
 from camera_center.delivery.mqtt import MqttPublisher
 from camera_center.delivery.subscriptions import WebhookStore
 from camera_center.delivery.webhooks import WebhookDispatcher
 from camera_center.events import EventBus
 from camera_center.fleet import Fleet
+from camera_center.load_sampler import LoadSampler
 from camera_center.logs import configure_logging, get_logger
 from camera_center.registry.areas import AreaRegistry
 from camera_center.registry.cameras import CameraRegistry
@@ -103,22 +107,31 @@ class Services:
     fleet: Fleet | None = None  # started in the lifespan when ingest is enabled
     analysis: Analysis | None = None  # likewise, when the detector is enabled too
     stuck_on_close: list[str] = field(default_factory=list)
+    # The console's live parts; they read the fleet once ingest has started it.
+    live_relay: LiveRelay = field(default_factory=LiveRelay)
+    wall_feed: WallFeed = field(init=False)
+    load: LoadSampler = field(default_factory=LoadSampler)
+
+    def __post_init__(self) -> None:
+        self.wall_feed = WallFeed(self.cameras, lambda: self.fleet)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        secrets = load_or_create_secrets(settings.secrets_path)
+        secrets = load_or_create_secrets(settings)
         db = Database(settings.database_url, echo=settings.database.echo,
                       pool_size=settings.database.pool_size)
         bus = EventBus()
         cipher = CredentialCipher(secrets.credentials_key)
         cameras = CameraRegistry(db, cipher, bus)
+        passwords = Passwords(settings.auth.password_hash)
         alerts = AlertService(AlertStore(db, bus, settings.alerts.dedupe_window_s),
                               MediaStore(settings.data_dir / "media"), cameras, bus,
                               settings.alerts, settings.retention)
         return cls(
             settings=settings, db=db, bus=bus, cipher=cipher,
-            sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth),
-            users=UserDirectory(db), areas=AreaRegistry(db, bus),
+            sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth,
+                                    passwords),
+            users=UserDirectory(db, passwords), areas=AreaRegistry(db, bus),
             cameras=cameras, rules=RuleStore(db, cameras, bus), alerts=alerts,
             alert_feed=AlertFeed(db, bus), webhooks=WebhookStore(db, cipher),
             webhook_dispatcher=WebhookDispatcher(db, bus, cipher, settings.webhooks,
@@ -152,7 +165,9 @@ class Services:
     async def close(self) -> None:
         """Stop every part, each within a bound: a part stuck on a dead connection is
         logged by name (and listed in ``stuck_on_close``) and the others still stop."""
-        parts = [("analysis", self.analysis), ("fleet", self.fleet), ("mqtt", self.mqtt),
+        # Viewers first: peer connections and wall sockets close before what they read.
+        parts = [("live relay", self.live_relay), ("wall feed", self.wall_feed),
+                 ("analysis", self.analysis), ("fleet", self.fleet), ("mqtt", self.mqtt),
                  ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts)]
         stops = [(name, part.stop) for name, part in parts if part is not None]
         for name, stop in [*stops, ("database", self.db.close)]:

@@ -7,18 +7,37 @@ the key, so a typo never turns silently into a default.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "CAMERA_CENTER_"
+# An HMAC-SHA256 key shorter than this is guessable offline from one token.
+MIN_JWT_SECRET_LENGTH = 32
+FERNET_KEY_PROBLEM = "must be a Fernet key: 32 url-safe base64-encoded bytes"
 CONFIG_ENV = "CAMERA_CENTER_CONFIG"
 DEFAULT_CONFIG = Path("config/camera-center.yaml")
+
+
+def is_fernet_key(value: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):
+        return False
 
 
 class _Section(BaseModel):
@@ -43,6 +62,14 @@ class DatabaseSettings(_Section):
     pool_size: Annotated[int, Field(ge=1)] = 10
 
 
+class PasswordHashSettings(_Section):
+    # argon2id's cost. These are argon2-cffi's defaults (RFC 9106's low-memory profile):
+    # about 150 ms a hash on this project's 2-core machine, the price of a sign-in.
+    time_cost: Annotated[int, Field(ge=1, le=20)] = 3
+    memory_kib: Annotated[int, Field(ge=64, le=4_194_304)] = 65_536
+    parallelism: Annotated[int, Field(ge=1, le=64)] = 4
+
+
 class AuthSettings(_Section):
     access_token_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
     refresh_token_days: Annotated[int, Field(ge=1, le=90)] = 7
@@ -52,6 +79,7 @@ class AuthSettings(_Section):
     cookie_secure: bool = False
     # "username:password", used once to create the first admin on an empty database.
     bootstrap_admin: SecretStr | None = None
+    password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
 
 
 class LoggingSettings(_Section):
@@ -148,6 +176,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     # None: ``secrets.json`` in the data directory, created on first start.
     secrets_file: Path | None = None
+    # The two server secrets can instead be given directly (CAMERA_CENTER_CREDENTIALS_KEY,
+    # CAMERA_CENTER_JWT_SECRET) or as files (a container's mounted secrets); each one
+    # given this way wins over the secrets file. Never logged, never in a response.
+    credentials_key: SecretStr | None = None
+    credentials_key_file: Path | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_secret_file: Path | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -159,6 +194,27 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @field_validator("credentials_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_fernet_key(value.get_secret_value()):
+            raise ValueError(FERNET_KEY_PROBLEM)
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_JWT_SECRET_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_per_secret(self) -> Settings:
+        for name in ("credentials_key", "jwt_secret"):
+            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
+                raise ValueError(f"give {name} or {name}_file, not both")
+        return self
 
     @field_validator("timezone")
     @classmethod

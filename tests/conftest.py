@@ -21,7 +21,7 @@ from camera_center.auth.schemas import UserCreate
 from camera_center.registry.schemas import AreaCreate, AreaKind
 from camera_center.services import Services
 from camera_center.settings import Settings, load_settings
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 
 PG_ADMIN_DSN = os.environ.get("CC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "Correct-horse-42"
@@ -41,19 +41,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("one-worker"))
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _cheap_password_hashing() -> Iterator[None]:
-    """argon2id at its production cost takes ~150 ms a hash here, and most tests create
-    and sign in three users: the same algorithm at its smallest cost keeps the suite
-    minutes shorter. Hashes carry their parameters, so verifying is unaffected."""
-    from argon2 import PasswordHasher
-
-    from camera_center.auth import passwords
-
-    production = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
-    yield
-    passwords._hasher = production
+# argon2id at its production cost takes ~150 ms a hash here, and most tests create and
+# sign in three users: the same algorithm at its smallest cost keeps the suite minutes
+# shorter. Hashes carry their parameters, so verifying is unaffected. Set in the
+# environment, so servers the tests start in other processes hash cheaply too.
+CHEAP_PASSWORD_HASHING = {
+    "CAMERA_CENTER_AUTH__PASSWORD_HASH__TIME_COST": "1",
+    "CAMERA_CENTER_AUTH__PASSWORD_HASH__MEMORY_KIB": "256",
+    "CAMERA_CENTER_AUTH__PASSWORD_HASH__PARALLELISM": "1",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +57,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.upper().startswith("CAMERA_CENTER_"):
             monkeypatch.delenv(name)
+    for name, value in CHEAP_PASSWORD_HASHING.items():
+        monkeypatch.setenv(name, value)
 
 
 async def _pg(sql: str) -> None:

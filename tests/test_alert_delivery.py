@@ -30,7 +30,7 @@ from camera_center.auth.schemas import UserCreate
 from camera_center.events import Event
 from camera_center.registry.schemas import CameraCreate
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess, free_port
+from camera_sim.process import SimProcess, free_port
 from tests.conftest import AREAS, PASSWORD, USERS
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
-from ingest.sim.process import SimProcess, free_port
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
+from camera_sim.process import SimProcess, free_port
 from tests.conftest import World
 
 WRONG = "Wrong-Secret-987"

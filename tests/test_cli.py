@@ -9,7 +9,7 @@ from pathlib import Path
 from camera_center.demo import DEMO_PACKET_BUFFER_S, demo_settings, seed_demo_areas
 from camera_center.services import Services
 from camera_center.settings import Settings, load_settings
-from ingest.sim.process import free_port
+from camera_sim.process import free_port
 
 CLI = [sys.executable, "-m", "camera_center"]
 
@@ -71,7 +71,7 @@ def test_weak_password_is_refused_by_the_cli(tmp_path: Path) -> None:
 def test_the_demo_registry_comes_with_rules_for_its_scripted_incidents(tmp_path: Path) -> None:
     from camera_center.demo import DEMO_CAMERAS, seed_demo_cameras
     from camera_center.storage import migrate
-    from ingest.sim.fleet import build_fleet, ids_from_csv
+    from camera_sim.fleet import build_fleet, ids_from_csv
 
     async def seed() -> dict[str, set[str]]:
         services = Services.build(load_settings(None, data_dir=str(tmp_path / "data")))

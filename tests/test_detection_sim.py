@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess
-from ingest.sim.scenes import ZONE
+from camera_sim.process import SimProcess
+from camera_sim.scenes import ZONE
 from tests.conftest import World, services_of
 
 EVERYWHERE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 from tests.conftest import World, services_of
 
 pytestmark = pytest.mark.usefixtures("sim")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 from tests.conftest import SIM_CACHE, World, services_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

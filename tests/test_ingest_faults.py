@@ -12,12 +12,12 @@ from pathlib import Path
 import av
 import pytest
 
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
+from camera_sim.process import SimProcess
+from camera_sim.scenes import SCENES
 from ingest.health import StreamState
 from ingest.packets import PacketRing
 from ingest.rtsp import Frame, ReaderOptions
-from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
-from ingest.sim.process import SimProcess
-from ingest.sim.scenes import SCENES
 from ingest.supervisor import CameraStream, ReaderPool, Supervisor, SupervisorOptions
 from ingest.workers import ShardedSupervisor
 

@@ -4,8 +4,8 @@ of light and a masked area do not."""
 import numpy as np
 import pytest
 
+from camera_sim.scenes import SCENES, background, render
 from detectors.motion import MotionDetector, MotionSettings
-from ingest.sim.scenes import SCENES, background, render
 
 W, H = 320, 180
 

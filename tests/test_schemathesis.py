@@ -32,7 +32,7 @@ _settings = load_settings(None, data_dir=str(_data), ingest={"enabled": False},
 app = create_app(_settings)
 # from_asgi starts the app's lifespan (migrations, the bootstrap admin with id 1) right away.
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-_token, _ = TokenSigner(load_or_create_secrets(_settings.secrets_path).jwt_secret).issue(
+_token, _ = TokenSigner(load_or_create_secrets(_settings).jwt_secret).issue(
     1, "access", timedelta(hours=2))
 schema.config.update(headers={"Authorization": f"Bearer {_token}"})
 schema.config.generation.update(max_examples=MAX_EXAMPLES, database="none")

@@ -12,7 +12,7 @@ import av
 import cv2
 import httpx
 
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 
 
 def ffprobe(url: str) -> dict:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from camera_center.alerts.store import Candidate
 from camera_center.app import create_app
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 from tests.conftest import World, call, login, services_of
 
 # The hour buckets are SQL of each dialect: check both.

@@ -4,8 +4,8 @@ people and a bus passing are not tamper."""
 import cv2
 import numpy as np
 
+from camera_sim.scenes import SCENES, background, render
 from detectors.tamper import TamperDetector
-from ingest.sim.scenes import SCENES, background, render
 
 W, H = 320, 180
 

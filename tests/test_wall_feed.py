@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from camera_center.app import create_app
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 from tests.conftest import World, camera_body
 
 WS = "/api/v1/wall/ws"
@@ -140,15 +140,13 @@ def test_subscribed_cameras_send_newer_pictures_about_once_a_second(live: World)
 
 @pytest.mark.slow  # over 10 s: run by make test-slow and CI
 def test_two_viewers_of_one_camera_share_one_encoding(live: World) -> None:
-    from web.wall_feed import wall_feed
-
     subscribe = json.dumps({"type": "subscribe", "camera_ids": ["cam021"]})
     with live.client.websocket_connect(WS, headers=live.admin) as first, \
             live.client.websocket_connect(WS, headers=live.headers["operator"]) as second:
         first.send_text(subscribe)
         second.send_text(subscribe)
         frames(first, 1)
-        feed = wall_feed(live.client.app)
+        feed = live.client.app.state.services.wall_feed
         before = feed.cache.encoded
         a = frames(first, 4)
         b = frames(second, 4)
@@ -223,10 +221,10 @@ def test_views_refuse_bad_layouts_foreign_cameras_and_duplicate_names(world: Wor
 
 def test_a_slow_viewer_keeps_only_the_newest_picture_per_camera() -> None:
     from camera_center.auth.roles import Principal, Role
-    from web.wall_feed import Tile, _Viewer
+    from camera_center.console.wall_feed import Tile, Viewer
 
-    viewer = _Viewer(ws=None, who=Principal(1, "op", Role.OPERATOR),  # type: ignore[arg-type]
-                     camera_ids=("cam001", "cam002"))
+    viewer = Viewer(ws=None, who=Principal(1, "op", Role.OPERATOR),  # type: ignore[arg-type]
+                    camera_ids=("cam001", "cam002"))
     for at in range(1, 101):  # a hundred seconds of pictures it never reads
         viewer.offer(Tile("cam001", float(at), b"x" * 1000))
         viewer.offer(Tile("cam002", float(at), b"y" * 1000))

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from bench.glass_to_glass import lan_address
 from camera_center.app import create_app
 from camera_center.settings import Settings
-from ingest.sim.process import SimProcess
+from camera_sim.process import SimProcess
 from tests.conftest import World, camera_body
 
 URL = "/api/v1/cameras/{}/live/webrtc"
@@ -191,7 +191,7 @@ def test_two_viewers_share_one_camera_reader(client: TestClient, world: World,
 
     views = _run(both())
     assert [len(v["frames"]) for v in views] == [5, 5]
-    relay = client.app.state.live_relay  # type: ignore[attr-defined]
+    relay = client.app.state.services.live_relay  # type: ignore[attr-defined]
     assert relay.readers() == ["du-shared"]
     assert relay.reader_opens == 1  # one RTSP session read for both viewers
 
@@ -199,7 +199,7 @@ def test_two_viewers_share_one_camera_reader(client: TestClient, world: World,
 def test_a_camera_beyond_its_viewer_limit_says_why_until_a_view_closes(
         client: TestClient, world: World, sim: SimProcess, lan: str) -> None:
     _register(client, world, "du-busy", sim.url("cam005", "sub"))
-    relay = client.app.state.live_relay  # type: ignore[attr-defined]
+    relay = client.app.state.services.live_relay  # type: ignore[attr-defined]
     relay.limits = replace(relay.limits, max_per_camera=1)
 
     async def post(sdp: str, headers: dict[str, str]) -> Any:
@@ -236,7 +236,7 @@ def test_stopping_the_server_closes_live_views_and_readers(
         r = client.post(URL.format("du-stop"), json={"sdp": _offer_sdp(), "stream": "sub"},
                         headers=world.admin)
         assert r.status_code == 200, r.text
-        relay = client.app.state.live_relay  # type: ignore[attr-defined]
+        relay = client.app.state.services.live_relay  # type: ignore[attr-defined]
         session = relay.session(r.json()["session_id"])
         assert relay.readers() == ["du-stop"]
     assert session.pc.connectionState == "closed"

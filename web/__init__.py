@@ -1,1 +1,4 @@
-"""What people see: pages and static assets served by the same FastAPI app."""
+"""What people see: the console's pages, scripts and styles (``static/``), as data.
+
+No Python logic lives here; :mod:`camera_center.console` serves these files.
+"""

@@ -8,13 +8,10 @@ counters, sampled at each request and compared with a sample some seconds older.
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import psutil
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -157,53 +154,6 @@ class LoadStats(BaseModel):
     server: ServerLoad
 
 
-_WINDOW_S = 30.0  # rates compare with the oldest sample within this window...
-_MIN_GAP_S = 1.0  # ...that is at least this old
-
-
-class _Sampler:
-    """Running totals over time, so counters become rates."""
-
-    def __init__(self) -> None:
-        self.samples: deque[tuple[float, dict[str, float]]] = deque()
-        self.process = psutil.Process()
-        self.children: dict[int, psutil.Process] = {}
-        self.process.cpu_percent(None)  # primes the CPU counter
-
-    def add(self, totals: dict[str, float]) -> tuple[dict[str, float | None], float | None]:
-        now = time.monotonic()
-        while self.samples and now - self.samples[0][0] > _WINDOW_S \
-                and len(self.samples) > 1 and now - self.samples[1][0] >= _MIN_GAP_S:
-            self.samples.popleft()
-        base = next(((t, v) for t, v in self.samples if now - t >= _MIN_GAP_S), None)
-        self.samples.append((now, totals))
-        if base is None:
-            return {k: None for k in totals}, None
-        dt = now - base[0]
-        # A camera removed takes its counts with it: never report a negative rate.
-        return {k: max(0.0, (v - base[1].get(k, 0.0)) / dt) for k, v in totals.items()}, dt
-
-    def cpu(self, pids: list[int]) -> float:
-        total = self.process.cpu_percent(None)
-        for pid in pids:
-            proc = self.children.get(pid)
-            try:
-                if proc is None:
-                    proc = self.children[pid] = psutil.Process(pid)
-                    proc.cpu_percent(None)
-                total += proc.cpu_percent(None)
-            except psutil.Error:
-                self.children.pop(pid, None)
-        return total
-
-
-def _sampler(request: Request) -> _Sampler:
-    sampler = getattr(request.app.state, "load_sampler", None)
-    if sampler is None:
-        sampler = request.app.state.load_sampler = _Sampler()
-    return sampler
-
-
 def _ingest_totals(services: Services) -> tuple[dict[str, Any], dict[str, float]]:
     fleet = services.fleet
     if fleet is None:
@@ -243,8 +193,8 @@ def _r(value: float | None, digits: int = 1) -> float | None:
 
 @router.get("/load", response_model=LoadStats,
             summary="Ingest and detector load: frames, cameras per state, detector time")
-async def load_stats(who: Staff, services: ServicesDep, request: Request) -> LoadStats:
-    sampler = _sampler(request)
+async def load_stats(who: Staff, services: ServicesDep) -> LoadStats:
+    sampler = services.load
     ingest, ingest_totals = _ingest_totals(services)
     det_totals = _detector_totals(services)
     rates, window = sampler.add({**ingest_totals, **{f"det_{k}": v

@@ -5,26 +5,38 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from camera_center.settings import PasswordHashSettings
+
 MIN_LENGTH = 10
 
-_hasher = PasswordHasher()
-# Verifying against this keeps a login for an unknown user as slow as for a known one.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
+class Passwords:
+    """argon2id at the configured cost; built once in the services.
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    A hash carries its own parameters, so a hash made at another cost still verifies
+    (and is re-hashed at sign-in, see :meth:`needs_rehash`).
+    """
 
+    def __init__(self, settings: PasswordHashSettings) -> None:
+        self._hasher = PasswordHasher(time_cost=settings.time_cost,
+                                      memory_cost=settings.memory_kib,
+                                      parallelism=settings.parallelism)
+        # Verifying against this keeps a sign-in for an unknown user as slow as for a
+        # known one.
+        self._dummy_hash = self._hasher.hash("not-a-real-password")
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
 
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return (self._hasher.verify(password_hash or self._dummy_hash, password)
+                    and password_hash is not None)
+        except (VerificationError, InvalidHashError):
+            return False
 
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
 
 
 def policy_problem(password: str, username: str) -> str | None:

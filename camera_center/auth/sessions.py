@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
 from camera_center.auth.models import LoginAttempt, RefreshToken, User
-from camera_center.auth.passwords import hash_password, needs_rehash, verify_password
+from camera_center.auth.passwords import Passwords
 from camera_center.auth.roles import Principal, Role
 from camera_center.auth.tokens import TokenClaims, TokenError, TokenSigner
 from camera_center.errors import TooManyRequests, Unauthorized
@@ -42,8 +42,10 @@ def principal_for(user: User, source_ip: str | None) -> Principal:
 
 
 class SessionManager:
-    def __init__(self, db: Database, signer: TokenSigner, settings: AuthSettings) -> None:
+    def __init__(self, db: Database, signer: TokenSigner, settings: AuthSettings,
+                 passwords: Passwords) -> None:
         self.db = db
+        self.passwords = passwords
         self.signer = signer
         self.settings = settings
 
@@ -82,7 +84,7 @@ class SessionManager:
         async with self.db.session() as s:
             await self._check_lockout(s, username, address)
             user = await s.scalar(select(User).where(User.username == username))
-            ok = verify_password(user.password_hash if user else None, password)
+            ok = self.passwords.verify(user.password_hash if user else None, password)
             if ok and user is not None and user.disabled:
                 ok = False
             s.add(LoginAttempt(username=username[:64], address=address[:64], success=ok))
@@ -91,8 +93,8 @@ class SessionManager:
                 await s.commit()
                 log.warning("login failed", username=username, address=address)
                 raise Unauthorized(_BAD_LOGIN)
-            if needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
+            if self.passwords.needs_rehash(user.password_hash):
+                user.password_hash = self.passwords.hash(password)
             audit.record(s, principal_for(user, address), "auth.login", target_type="user",
                          target_id=user.id)
             # Old attempts only feed the lockout window; keep the table small.
@@ -163,5 +165,5 @@ class SessionManager:
         """Re-confirm the signed-in user's password before a sensitive change."""
         async with self.db.session() as s:
             user = await s.get(User, who.user_id) if who.user_id is not None else None
-        if user is None or not verify_password(user.password_hash, password):
+        if user is None or not self.passwords.verify(user.password_hash, password):
             raise Unauthorized("The current password is wrong.")

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
 from camera_center.auth.models import User
-from camera_center.auth.passwords import hash_password, policy_problem
+from camera_center.auth.passwords import Passwords, policy_problem
 from camera_center.auth.roles import Principal, Role
 from camera_center.auth.schemas import UserCreate, UserOut, UserUpdate
 from camera_center.errors import Conflict, NotFound, UnprocessableEntity
@@ -45,8 +45,9 @@ async def _active_admins(s: AsyncSession) -> int:
 
 
 class UserDirectory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, passwords: Passwords) -> None:
         self.db = db
+        self.passwords = passwords
 
     async def count(self) -> int:
         async with self.db.session() as s:
@@ -74,7 +75,7 @@ class UserDirectory:
             if await s.scalar(select(User.id).where(User.username == data.username)):
                 raise Conflict(f"User '{data.username}' already exists.")
             user = User(username=data.username, full_name=data.full_name, role=data.role.value,
-                        password_hash=hash_password(password), disabled=False,
+                        password_hash=self.passwords.hash(password), disabled=False,
                         areas=await _areas(s, data.area_ids))
             s.add(user)
             await s.flush()
@@ -105,7 +106,7 @@ class UserDirectory:
                     setattr(user, key, changes[key])
             if data.password is not None:
                 _check_password(data.password.get_secret_value(), user.username)
-                user.password_hash = hash_password(data.password.get_secret_value())
+                user.password_hash = self.passwords.hash(data.password.get_secret_value())
                 changes["password"] = "changed"
             if {"password", "disabled", "role"} & set(changes):
                 user.tokens_valid_after = utcnow()
@@ -120,7 +121,7 @@ class UserDirectory:
             if user is None:
                 raise NotFound(f"User {user_id} does not exist.")
             _check_password(password, user.username)
-            user.password_hash = hash_password(password)
+            user.password_hash = self.passwords.hash(password)
             user.tokens_valid_after = utcnow()
             audit.record(s, who, "user.password", target_type="user", target_id=user_id)
             await s.commit()

@@ -21,8 +21,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.server import LiveServer
 from camera_center.settings import load_settings
-from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
-from ingest.sim.process import SimProcess
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
+from camera_sim.process import SimProcess
 from tests.conftest import AREAS, PASSWORD, USERS
 
 CHROMIUM = os.environ.get("CC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

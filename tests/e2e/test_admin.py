@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME
-from ingest.sim.process import free_port
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
+from camera_sim.process import free_port
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import Console, screenshot
 

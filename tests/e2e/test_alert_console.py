@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ingest.sim.scenes import ZONE
+from camera_sim.scenes import ZONE
 from tests.e2e.conftest import Console, screenshot
 
 FULL_FRAME = [[0, 0], [1, 0], [1, 1], [0, 1]]

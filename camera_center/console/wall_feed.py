@@ -1,6 +1,7 @@
 """The video wall's tiles: low-rate JPEG snapshots over one WebSocket per page.
 
-A page sends ``{"type": "subscribe", "camera_ids": [...]}`` (at most
+The socket itself is in :mod:`camera_center.console.wall_socket`. A page sends
+``{"type": "subscribe", "camera_ids": [...]}`` (at most
 :data:`MAX_SUBSCRIBED` cameras, all in the caller's areas) and then receives, about
 once a second per tile and only when a camera has a newer picture:
 
@@ -25,24 +26,22 @@ import contextlib
 import json
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, WebSocket
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import WebSocket
 
-from camera_center.api.deps import ServicesDep, Staff, websocket_principal
-from camera_center.auth.roles import Principal, Role
-from camera_center.errors import Problem, problem_responses
+from camera_center.auth.roles import Principal
 from camera_center.logs import get_logger
-from camera_center.validation import Slug
+
+if TYPE_CHECKING:
+    from camera_center.fleet import Fleet
+    from camera_center.registry.cameras import CameraRegistry
 
 log = get_logger(__name__)
-
-router = APIRouter(prefix="/api/v1/wall", tags=["wall"],
-                   responses=problem_responses(401, 403, 422))
 
 MAX_SUBSCRIBED = 64
 PERIOD_S = 1.0
@@ -50,7 +49,6 @@ TILE_WIDTH = 320
 JPEG_QUALITY = 70
 _FULL_STATUS_EVERY_S = 5.0
 _ENCODE_CHUNK = 16  # cameras per worker-thread call: OpenCV releases the GIL while encoding
-_STAFF = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ class SnapshotCache:
 
 
 @dataclass(eq=False)  # one per socket: identity is equality
-class _Viewer:
+class Viewer:
     ws: WebSocket
     who: Principal
     camera_ids: tuple[str, ...] = ()
@@ -180,20 +178,22 @@ def _status(fleet: Any, camera_id: str, now: float) -> dict[str, Any]:
 class WallFeed:
     """Every wall viewer of this server, and the one ticker that feeds them."""
 
-    def __init__(self, services: Any, period_s: float = PERIOD_S) -> None:
-        self.services = services
+    def __init__(self, cameras: CameraRegistry, fleet: Callable[[], Fleet | None],
+                 period_s: float = PERIOD_S) -> None:
+        self.cameras = cameras
+        self._fleet = fleet  # ingest starts after the services are built, or not at all
         self.period_s = period_s
         self.cache = SnapshotCache(period_s)
-        self.viewers: set[_Viewer] = set()
+        self.viewers: set[Viewer] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._full_status_at = 0.0
 
-    def join(self, viewer: _Viewer) -> None:
+    def join(self, viewer: Viewer) -> None:
         self.viewers.add(viewer)
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._run(), name="wall-feed")
 
-    async def leave(self, viewer: _Viewer) -> None:
+    async def leave(self, viewer: Viewer) -> None:
         self.viewers.discard(viewer)
         if not self.viewers and self._ticker is not None:
             self._ticker.cancel()
@@ -202,9 +202,17 @@ class WallFeed:
             self._ticker = None
             self.cache.keep_only(set())
 
-    async def subscribe(self, viewer: _Viewer, camera_ids: list[str]) -> None:
+    async def stop(self) -> None:
+        """Stop the ticker (the server is stopping; the sockets close with it)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+
+    async def subscribe(self, viewer: Viewer, camera_ids: list[str]) -> None:
         wanted = list(dict.fromkeys(camera_ids))
-        visible, _total = await self.services.cameras.list(viewer.who, limit=10**9)
+        visible, _total = await self.cameras.list(viewer.who, limit=10**9)
         known = {c.id for c in visible}
         refused = [c for c in wanted if c not in known]
         viewer.camera_ids = tuple(c for c in wanted if c in known)
@@ -215,7 +223,7 @@ class WallFeed:
                         "detail": "These cameras do not exist or are outside your areas: "
                                   + ", ".join(refused)})
         # A new page shows what is known at once instead of waiting for the next tick.
-        fleet = self.services.fleet
+        fleet = self._fleet()
         if fleet is not None:
             await self.cache.refresh(fleet, list(viewer.camera_ids))
         self._send_status(viewer, {c: _status(fleet, c, time.time())
@@ -224,7 +232,7 @@ class WallFeed:
             if (tile := self.cache.get(camera_id)) is not None:
                 viewer.offer(tile)
 
-    def _send_status(self, viewer: _Viewer, statuses: dict[str, dict[str, Any]],
+    def _send_status(self, viewer: Viewer, statuses: dict[str, dict[str, Any]],
                      full: bool) -> None:
         changed = {}
         for camera_id in viewer.camera_ids:
@@ -249,7 +257,7 @@ class WallFeed:
 
     async def tick(self) -> None:
         wanted = {c for v in self.viewers for c in v.camera_ids}
-        fleet = self.services.fleet
+        fleet = self._fleet()
         if fleet is not None:
             await self.cache.refresh(fleet, sorted(wanted))
         self.cache.keep_only(wanted)
@@ -263,84 +271,3 @@ class WallFeed:
             for camera_id in viewer.camera_ids:
                 if (tile := self.cache.get(camera_id)) is not None:
                     viewer.offer(tile)
-
-
-def wall_feed(app: Any) -> WallFeed:
-    """The app's feed, made on first use (it lives as long as the app)."""
-    feed = getattr(app.state, "wall_feed", None)
-    if feed is None:
-        feed = app.state.wall_feed = WallFeed(app.state.services)
-    return feed  # type: ignore[no-any-return]
-
-
-class _Subscribe(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Annotated[str, Field(pattern="^subscribe$")]
-    camera_ids: Annotated[list[Slug], Field(max_length=MAX_SUBSCRIBED)]
-
-
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}"
-                     for e in exc.errors()[:5])
-
-
-@router.get("/states", response_model=dict[str, str],
-            summary="Stream state of every camera in your areas (for the wall's status filter)")
-async def camera_states(who: Staff, services: ServicesDep) -> dict[str, str]:
-    cameras, _total = await services.cameras.list(who, limit=10**9)
-    fleet = services.fleet
-    return {c.id: ("disabled" if not c.enabled else fleet.state(c.id) if fleet else "unknown")
-            for c in cameras}
-
-
-@router.websocket("/ws")
-async def wall_socket(ws: WebSocket) -> None:
-    services = ws.app.state.services
-    try:
-        who = await websocket_principal(ws, services)
-    except Problem as exc:
-        await ws.close(code=1008, reason=exc.detail[:120])
-        return
-    if who.role not in _STAFF:
-        await ws.close(code=1008, reason="The wall needs the role admin or operator.")
-        return
-    await ws.accept()
-    feed = wall_feed(ws.app)
-    viewer = _Viewer(ws, who)
-    feed.join(viewer)
-
-    async def listen() -> None:
-        while True:
-            received = await ws.receive()
-            if received["type"] == "websocket.disconnect":
-                return
-            raw = received.get("text")
-            if raw is None or len(raw) > 8192:
-                viewer.say({"type": "error",
-                            "detail": "Send a JSON text message of at most 8 kB."})
-                continue
-            try:
-                message = _Subscribe.model_validate_json(raw)
-            except ValidationError as exc:
-                viewer.say({"type": "error", "detail": "Bad subscribe message ("
-                            + _reason(exc) + "); send {\"type\": \"subscribe\", "
-                            f"\"camera_ids\": [...]}} with at most {MAX_SUBSCRIBED} ids."})
-                continue
-            try:
-                await feed.subscribe(viewer, message.camera_ids)
-            except Exception:
-                log.exception("wall subscription failed", user=who.username)
-                viewer.say({"type": "error", "detail": "The server could not subscribe "
-                            "these cameras; try again."})
-
-    tasks = [asyncio.create_task(viewer.pump()), asyncio.create_task(listen())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            # The socket may be gone mid-send; either way this viewer is done.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await feed.leave(viewer)

@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from ingest.sim.fleet import SimCamera
-from ingest.sim.rtp import (
+from camera_sim.fleet import SimCamera
+from camera_sim.rtp import (
     CLOCK_RATE,
     FrameBlock,
     corrupt_payloads,
@@ -22,7 +22,7 @@ from ingest.sim.rtp import (
     frame_block,
     with_channel,
 )
-from ingest.sim.scenes import EncodedClip
+from camera_sim.scenes import EncodedClip
 
 # A viewer this far behind (bytes waiting in our send buffer) skips frames until the
 # next keyframe, as a camera drops what a slow client cannot take.

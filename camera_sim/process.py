@@ -49,7 +49,7 @@ class SimProcess:
         return f"rtsp://{userinfo}127.0.0.1:{self.rtsp_port}/{camera_id}/{kind}"
 
     def start(self) -> SimProcess:
-        args = [sys.executable, "-m", "ingest.sim", "--cache-dir", str(self.cache_dir),
+        args = [sys.executable, "-m", "camera_sim", "--cache-dir", str(self.cache_dir),
                 "--rtsp-port", str(self.rtsp_port), "--control-port", str(self.control_port)]
         args += ["--ids-from", str(self.ids_from)] if self.ids_from else [
             "--cameras", str(self.cameras)]

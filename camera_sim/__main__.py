@@ -1,11 +1,11 @@
-"""``python -m ingest.sim``: the simulator on its own (``camera-center sim`` is the same)."""
+"""``python -m camera_sim``: the simulator on its own (``camera-center sim`` is the same)."""
 
 import argparse
 from pathlib import Path
 
-from ingest.sim.app import run
-from ingest.sim.fleet import build_fleet, ids_from_csv, numbered_ids
-from ingest.sim.scenes import FPS
+from camera_sim.app import run
+from camera_sim.fleet import build_fleet, ids_from_csv, numbered_ids
+from camera_sim.scenes import FPS
 
 
 def main() -> None:

@@ -281,7 +281,7 @@ class LiveRelay:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Close every peer connection and reader (the app is stopping)."""
         self._closed = True
         for session_id in list(self._sessions):

@@ -30,11 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.sim.fleet import SIM_PASSWORD, SIM_USERNAME, SimCamera
-from ingest.sim.mounts import Faults, LiveMount, Mount, Viewer
-from ingest.sim.rtp import FrameBlock, frame_blocks, sdp_media
-from ingest.sim.rtsp_messages import PUBLIC, DigestAuth, Request, parse_request, response
-from ingest.sim.scenes import SCENES, EncodedClip
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME, SimCamera
+from camera_sim.mounts import Faults, LiveMount, Mount, Viewer
+from camera_sim.rtp import FrameBlock, frame_blocks, sdp_media
+from camera_sim.rtsp_messages import PUBLIC, DigestAuth, Request, parse_request, response
+from camera_sim.scenes import SCENES, EncodedClip
 
 # RTP packet size, as cameras send it (a 640x360 keyframe is about 20 packets).
 DEFAULT_MTU = 1400

@@ -10,11 +10,11 @@ from pathlib import Path
 import structlog
 import uvicorn
 
-from ingest.sim.control import control_app
-from ingest.sim.fleet import SimCamera
-from ingest.sim.scenes import FPS, EncodedClip, load_clip
+from camera_sim.control import control_app
+from camera_sim.fleet import SimCamera
+from camera_sim.scenes import FPS, EncodedClip, load_clip
 
-log = structlog.stdlib.get_logger("ingest.sim")
+log = structlog.stdlib.get_logger("camera_sim")
 
 SIZES = {"main": (1280, 720), "sub": (640, 360), "main-alt": (960, 540),
          "sub-alt": (480, 270)}
@@ -50,7 +50,7 @@ def run(cameras: list[SimCamera], cache_dir: Path, *, host: str = "127.0.0.1",
         rtsp_port: int = 8554, control_port: int = 8555,
         ready_file: Path | None = None, sub_fps: int = FPS, mtu: int | None = None) -> None:
     """Serve until interrupted. *ready_file* gets the ports once everything listens."""
-    from ingest.sim.rtsp_server import SimServer
+    from camera_sim.rtsp_server import SimServer
 
     clips = prepare_clips(cameras, cache_dir, sub_fps=sub_fps)
     sim = SimServer(cameras, lambda scene, kind, codec: clips[(scene, kind, codec)],

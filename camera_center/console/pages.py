@@ -7,6 +7,7 @@ signed in (redirect to sign-in) or whose role may not use it (403).
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,7 +19,8 @@ from camera_center.api.deps import ACCESS_COOKIE, client_ip
 from camera_center.auth.roles import Role
 from camera_center.errors import Problem
 
-STATIC = Path(__file__).parent / "static"
+# The pages, scripts and styles: the top-level ``web`` package holds them as data.
+STATIC = Path(str(resources.files("web") / "static"))
 
 # Page name -> the roles that may open it.
 PAGES: dict[str, frozenset[Role]] = {

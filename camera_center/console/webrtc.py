@@ -2,38 +2,24 @@
 
 The browser posts its offer (non-trickle: its ICE candidates already gathered) and gets
 the answer back with a session id; it deletes the session when the view closes. The
-video itself is the camera's H.264, relayed by :mod:`web.live_relay` without re-encoding.
+video itself is the camera's H.264, relayed by :mod:`camera_center.console.live_relay` without
+re-encoding.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from camera_center.api.deps import ServicesDep, Staff
 from camera_center.audit import log as audit
+from camera_center.console.live_relay import check_codec
 from camera_center.errors import Conflict, NotFound, problem_responses
 from camera_center.validation import SLUG_PATTERN
-from web.live_relay import LiveRelay, check_codec
 
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Runs inside the app's own lifespan (FastAPI merges router lifespans), so the peer
-    # connections close before the services they read from.
-    relay = LiveRelay()
-    app.state.live_relay = relay
-    try:
-        yield
-    finally:
-        await relay.close()
-
-
-router = APIRouter(prefix="/api/v1", tags=["live"], lifespan=_lifespan,
+router = APIRouter(prefix="/api/v1", tags=["live"],
                    responses=problem_responses(400, 401, 403, 404, 409, 422, 429))
 
 CameraId = Path(pattern=SLUG_PATTERN)
@@ -57,13 +43,9 @@ class WebRtcAnswer(BaseModel):
     stream: Literal["main", "sub"]
 
 
-def _relay(request: Request) -> LiveRelay:
-    return request.app.state.live_relay  # type: ignore[no-any-return]
-
-
 @router.post("/cameras/{camera_id}/live/webrtc", response_model=WebRtcAnswer,
              summary="Start a live view: send a WebRTC offer, get the answer")
-async def start_live(offer: WebRtcOffer, request: Request, who: Staff, services: ServicesDep,
+async def start_live(offer: WebRtcOffer, who: Staff, services: ServicesDep,
                      camera_id: str = CameraId) -> WebRtcAnswer:
     camera = await services.cameras.get(who, camera_id)  # 404 outside the caller's areas
     if not camera.enabled:
@@ -75,7 +57,7 @@ async def start_live(offer: WebRtcOffer, request: Request, who: Staff, services:
         raise NotFound(f"Camera '{camera_id}' does not exist.")
     stream = offer.stream if (offer.stream == "main" or source.sub_url) else "main"
     url = source.sub_url if stream == "sub" and source.sub_url else source.main_url
-    answer, session_id = await _relay(request).open(camera_id, url, offer.sdp,
+    answer, session_id = await services.live_relay.open(camera_id, url, offer.sdp,
                                                     user_id=who.user_id, stream=stream)
     async with services.db.session() as s:
         audit.record(s, who, "camera.live_view", target_type="camera", target_id=camera_id,
@@ -86,10 +68,10 @@ async def start_live(offer: WebRtcOffer, request: Request, who: Staff, services:
 
 @router.delete("/cameras/{camera_id}/live/webrtc/{session_id}", status_code=204,
                response_class=Response, summary="Stop a live view")
-async def stop_live(request: Request, who: Staff, services: ServicesDep,
+async def stop_live(who: Staff, services: ServicesDep,
                     camera_id: str = CameraId, session_id: str = SessionId) -> Response:
     await services.cameras.get(who, camera_id)
-    relay = _relay(request)
+    relay = services.live_relay
     session = relay.session(session_id)
     # Only its viewer (or an administrator) ends a session; others learn nothing of it.
     if session is None or session.camera_id != camera_id or not (

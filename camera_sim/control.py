@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.sim.rtsp_server import SimServer
-from ingest.sim.scenes import scene_script
+from camera_sim.rtsp_server import SimServer
+from camera_sim.scenes import scene_script
 
 
 class FaultRequest(BaseModel):

@@ -14,7 +14,7 @@ import random
 import struct
 from dataclasses import dataclass
 
-from ingest.sim.scenes import EncodedClip
+from camera_sim.scenes import EncodedClip
 
 PAYLOAD_TYPE = 96
 CLOCK_RATE = 90_000
