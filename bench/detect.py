@@ -24,8 +24,8 @@ import numpy as np
 
 from camera_sim.fleet import build_fleet, numbered_ids
 from camera_sim.scenes import SCENES, background, render
+from detectors.backend import DetectorConfig, coco_labels
 from detectors.motion import MotionDetector
-from detectors.objects import DetectorConfig, coco_labels
 from detectors.tamper import TamperDetector
 
 W, H = 320, 180

@@ -27,8 +27,10 @@ from camera_center.registry.schemas import DetectionSettings
 from camera_center.rules.engine import CLASS_KINDS, CameraRules, Firing, Observation
 from camera_center.rules.store import RuleStore
 from camera_center.settings import DetectorSettings
+from detectors.backend import DetectorConfig, ObjectBackend
+from detectors.backends import load_backend
 from detectors.motion import MotionDetector, MotionResult, MotionSettings
-from detectors.objects import BatchingDetector, DetectorConfig, ObjectBackend, load_backend
+from detectors.objects import BatchingDetector
 from detectors.tamper import TamperDetector, TamperResult
 from detectors.tracking import ObjectTracker
 from ingest.rtsp import Frame

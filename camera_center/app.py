@@ -52,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         services = Services.build(settings)
         try:
             await prepare_database(services)
-            await bootstrap_admin(services)
+            await bootstrap_admin(services.users, settings.auth.bootstrap_admin)
             await services.start_ingest()
             app.state.services = services
             log.info("server ready", database=services.db.dialect,

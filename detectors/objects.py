@@ -1,7 +1,7 @@
-"""Objects in frames: a small backend interface and batching across cameras.
+"""Objects in frames: batching across cameras for one backend.
 
-A backend turns a list of images into a list of detections per image. The
-:class:`BatchingDetector` collects frames from many cameras (up to *batch_size*,
+A backend (:mod:`detectors.backend`) turns a list of images into a list of detections
+per image. The :class:`BatchingDetector` collects frames from many cameras (up to *batch_size*,
 or whatever came within *max_wait_ms* of the first), makes one inference call on
 its own thread, and hands each camera its own results.
 """
@@ -10,83 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib.util
 import queue
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import structlog
-import yaml
 
-from detectors.zones import Box
+from detectors.backend import Detection, ObjectBackend
 
 log = structlog.stdlib.get_logger("detectors.objects")
-
-# What an operations center watches for; motorbikes dominate Vietnamese roads.
-DEFAULT_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
-
-
-@cache
-def coco_labels() -> tuple[str, ...]:
-    """The 80 COCO class names the stock YOLO models know, from ultralytics' dataset file
-    (read without importing ultralytics, which is slow and writes a settings file)."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or not spec.submodule_search_locations:
-        return DEFAULT_CLASSES
-    path = Path(next(iter(spec.submodule_search_locations))) / "cfg" / "datasets" / "coco.yaml"
-    names = yaml.safe_load(path.read_text(encoding="utf-8"))["names"]
-    return tuple(names[i] for i in sorted(names))
-
-
-@dataclass(frozen=True)
-class Detection:
-    label: str
-    score: float
-    box: Box   # normalised x1, y1, x2, y2
-
-
-class ObjectBackend(Protocol):
-    """Anything that detects objects in a batch of BGR images."""
-
-    labels: tuple[str, ...]   # every label the model knows
-
-    def predict(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    model: Path
-    device: str = "cpu"
-    imgsz: int = 320
-    confidence: float = 0.4
-    classes: tuple[str, ...] = DEFAULT_CLASSES
-    runtime: str = "native"     # "native" (the model file as is) or "onnx"
-
-
-class ModelMissing(Exception):
-    """The configured model file is not there (and nothing may be downloaded)."""
-
-
-def load_backend(config: DetectorConfig) -> ObjectBackend | None:
-    """The configured detector, or None (motion-only) with one clear log line saying why."""
-    from detectors.backends.ultralytics_yolo import UltralyticsBackend
-
-    try:
-        return UltralyticsBackend.from_config(config)
-    except ModelMissing as exc:
-        log.warning("object detection off: running motion-only", reason=str(exc),
-                    model=str(config.model))
-    except Exception as exc:  # a corrupt or incompatible file must not stop the server
-        log.error("object detection off: the model could not be loaded",
-                  model=str(config.model), error=f"{type(exc).__name__}: {exc}")
-    return None
-
 
 @dataclass
 class _Item:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from detectors.objects import Detection
+from detectors.backend import Detection
 from detectors.zones import Box
 
 # Tracks are kept in a virtual picture of this size (ByteTrack works in pixels).

@@ -219,7 +219,7 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from ultralytics import YOLO
 
-    from detectors.objects import coco_labels
+    from detectors.backend import coco_labels
 
     model = YOLO("yolo11n.yaml")
     model.model.names = dict(enumerate(coco_labels()))

@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import structlog
 
-from detectors.objects import BatchingDetector, Detection, DetectorConfig, coco_labels, load_backend
+from detectors.backend import Detection, DetectorConfig, coco_labels
+from detectors.backends import load_backend
+from detectors.objects import BatchingDetector
 from detectors.tracking import ObjectTracker
 
 os.environ.setdefault("YOLO_OFFLINE", "1")

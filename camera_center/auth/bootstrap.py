@@ -10,16 +10,16 @@ from pydantic import SecretStr, ValidationError
 
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
+from camera_center.auth.users import UserDirectory
 from camera_center.errors import Problem
 from camera_center.logs import get_logger
-from camera_center.services import Services
 
 log = get_logger(__name__)
 
 
-async def bootstrap_admin(services: Services) -> None:
-    secret = services.settings.auth.bootstrap_admin
-    if await services.users.count() > 0:
+async def bootstrap_admin(users: UserDirectory, secret: SecretStr | None) -> None:
+    """Create the first admin from *secret* ("username:password") if there are no users."""
+    if await users.count() > 0:
         if secret is not None:
             log.info("bootstrap admin ignored: users already exist")
         return
@@ -33,7 +33,7 @@ async def bootstrap_admin(services: Services) -> None:
     try:
         data = UserCreate(username=username, role=Role.ADMIN, password=SecretStr(password),
                           full_name="Administrator")
-        await services.users.create(data, system_principal("bootstrap"))
+        await users.create(data, system_principal("bootstrap"))
     except (ValidationError, Problem) as exc:
         detail = exc.detail if isinstance(exc, Problem) else "invalid username"
         raise ValueError(f"auth.bootstrap_admin refused: {detail}") from None

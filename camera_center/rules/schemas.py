@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from camera_center.registry.schemas import Point, Polygon
 from camera_center.rules.engine import CLASS_KINDS, ZONE_KINDS
 from camera_center.validation import Name
-from detectors.objects import coco_labels
+from detectors.backend import coco_labels
 from detectors.zones import DIRECTIONS
 
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["22:00"])]

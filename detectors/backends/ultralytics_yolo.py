@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.objects import Detection, DetectorConfig, ModelMissing
+from detectors.backend import Detection, DetectorConfig, ModelMissing
 
 
 def _offline() -> None:
