@@ -1,7 +1,9 @@
-"""Reconnect delays: capped exponential backoff with jitter.
+"""Retry delays: capped exponential backoff with jitter, the server's one copy.
 
-Jitter spreads 400 cameras that failed together (a switch reboot) over time, so
-they do not all reconnect in the same second.
+Used by the camera readers, webhook deliveries and the MQTT connection. Jitter spreads
+400 cameras that failed together (a switch reboot) over time, so they do not all
+reconnect in the same second. (A retry library would bring its own loop; our loops are
+a reader supervisor and a database-backed delivery queue, which only need the delays.)
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ class Backoff:
     cap_s: float = 30.0
     attempts: int = 0
     rng: random.Random = field(default_factory=random.Random)
+    jitter: float = 0.5  # a delay is drawn from [1 - jitter, 1] x the exponential step
+
+    def delay(self, attempt: int) -> float:
+        """The delay after failure number *attempt* (0 for the first), without counting."""
+        base = min(self.cap_s, self.initial_s * (2 ** attempt))
+        return base * self.rng.uniform(1.0 - self.jitter, 1.0)
 
     def next_delay(self) -> float:
-        base = min(self.cap_s, self.initial_s * (2 ** self.attempts))
+        delay = self.delay(self.attempts)
         self.attempts += 1
-        return base * self.rng.uniform(0.5, 1.0)
+        return delay
 
     def reset(self) -> None:
         self.attempts = 0

@@ -32,6 +32,7 @@ from camera_center.events import EventBus
 from camera_center.logs import get_logger
 from camera_center.settings import MqttSettings
 from camera_center.storage.engine import Database
+from ingest.backoff import Backoff
 
 log = get_logger(__name__)
 
@@ -76,23 +77,26 @@ class MqttPublisher:
             timeout=10)
 
     async def _run(self) -> None:
-        delay = 1.0
+        backoff = Backoff(initial_s=1.0, cap_s=60.0)
         while True:
             try:
                 async with self._client() as client:
                     await client.publish(f"{self.prefix}/server/status", b"online", qos=1,
                                          retain=True)
                     log.info("mqtt connected", host=self.settings.host, port=self.settings.port)
-                    delay = 1.0
+                    backoff.reset()
                     self._published.clear()  # the broker may have lost retained state
                     self.connected.set()
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
+                delay = backoff.next_delay()
                 log.warning("mqtt broker unavailable", host=self.settings.host,
-                            port=self.settings.port, error=str(exc), retry_in_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(60.0, delay * 2)
+                            port=self.settings.port, error=str(exc),
+                            retry_in_s=round(delay, 1))
+                await asyncio.sleep(delay)
+                continue
+            await asyncio.sleep(backoff.next_delay())
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         wake = self.bus.subscribe("alert.", maxsize=1)  # a doorbell; the log has the data

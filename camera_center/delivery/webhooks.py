@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from camera_center.logs import get_logger
 from camera_center.registry.areas import descendants, tree_pairs
 from camera_center.settings import WebhookSettings
 from camera_center.storage.engine import Database
+from ingest.backoff import Backoff
 
 log = get_logger(__name__)
 
@@ -81,6 +81,8 @@ class WebhookDispatcher:
         self.bus = bus
         self.cipher = cipher
         self.settings = settings
+        # A failed delivery waits 80-100 % of the doubling step: spread, yet on schedule.
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_cap_s, jitter=0.2)
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -191,14 +193,10 @@ class WebhookDispatcher:
                                 error=error)
                 else:
                     row.next_attempt_at = datetime.now(UTC) + timedelta(
-                        seconds=self._backoff(row.attempts))
+                        seconds=self._backoff.delay(row.attempts - 1))
             await s.commit()
         return len(results)
 
-    def _backoff(self, attempts: int) -> float:
-        s = self.settings
-        base = min(s.backoff_cap_s, s.backoff_initial_s * 2 ** (attempts - 1))
-        return base * random.uniform(0.8, 1.0)  # noqa: S311 - spreading retries, not security
 
     async def _post(self, target: _Target, d: WebhookDelivery) -> tuple[int | None, str | None]:
         body = json.dumps({"event_id": d.event_id, "event": d.topic, "alert": d.payload},

@@ -19,6 +19,10 @@ def load_backend(config: DetectorConfig) -> ObjectBackend | None:
     except ModelMissing as exc:
         log.warning("object detection off: running motion-only", reason=str(exc),
                     model=str(config.model))
+    except ImportError as exc:  # the server's plain install carries no detector runtime
+        log.warning("object detection off: running motion-only",
+                    reason=f"{exc.name or 'a detector library'} is not installed "
+                           "(pip install 'camera-center[detect]')", model=str(config.model))
     except Exception as exc:  # a corrupt or incompatible file must not stop the server
         log.error("object detection off: the model could not be loaded",
                   model=str(config.model), error=f"{type(exc).__name__}: {exc}")

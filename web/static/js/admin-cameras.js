@@ -1,6 +1,7 @@
 // Cameras: the list with health, paging and search; create/edit form; enable/disable;
 // delete with confirmation; test connection (a snapshot or the reason in words).
-import { addStrings, api, el, notify, stateLabel, t, translate } from "/static/js/common.js";
+import { addStrings, api, el, notify, t, translate } from "/static/js/common.js";
+import { reasonText, stateBadge, stateLabel } from "/static/js/camera-states.js";
 import { areaSelect, check, confirmAction, errorLine, field, formActions, modal, pager } from "/static/js/admin-ui.js";
 
 addStrings({
@@ -29,7 +30,6 @@ addStrings({
     probeUnreachable: "Không kết nối được tới camera", probeTimeout: "Hết thời gian chờ camera trả lời",
     probeAuth_failed: "Sai tên đăng nhập hoặc mật khẩu", probeNot_found: "Camera không có luồng ở đường dẫn này",
     probeNot_video: "Không phải luồng video đọc được",
-    stateStalled: "Đứng hình", stateAuth_failed: "Sai mật khẩu", stateUnsupported: "Không hỗ trợ",
   },
   en: {
     camSearch: "Search by id or name", camSearchLabel: "Search cameras", camAreaFilter: "Area",
@@ -56,13 +56,10 @@ addStrings({
     probeUnreachable: "The camera cannot be reached", probeTimeout: "The camera did not answer in time",
     probeAuth_failed: "Wrong username or password", probeNot_found: "The camera has no stream at this path",
     probeNot_video: "Not a readable video stream",
-    stateStalled: "Stalled", stateAuth_failed: "Wrong password", stateUnsupported: "Unsupported",
   },
 });
 
 const PAGE = 25;
-const BADGE = { online: "online", connecting: "connecting", stalled: "degraded", disabled: "disabled",
-                offline: "offline", auth_failed: "offline", unsupported: "offline" };
 
 /** Masked URLs come back as rtsp://user:***@host; the form edits the bare address. */
 const bareUrl = (url) => (url || "").replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, "$1");
@@ -133,12 +130,12 @@ export async function mount(panel, ctx) {
   }
 
   function row(cam, h) {
-    const badge = el("span", { class: `badge ${BADGE[h.state] || "unknown"}` }, stateLabel(h.state));
+    const badge = el("span", { class: `badge ${stateBadge(h.state)}` }, stateLabel(h.state));
     const toggle = el("button", { type: "button", class: "ghost small",
       onclick: () => setEnabled(cam, !cam.enabled) }, t(cam.enabled ? "camDisable" : "camEnable"));
     return el("tr", { "data-camera-id": cam.id },
       el("td", {}, el("code", {}, cam.id)), el("td", {}, cam.name), el("td", {}, areaName(cam.area_id)),
-      el("td", { class: "health" }, badge, h.last_error ? el("span", { class: "last-error" }, " " + h.last_error) : ""),
+      el("td", { class: "health" }, badge, h.last_error ? el("span", { class: "last-error" }, " " + reasonText(h.reason, h.last_error)) : ""),
       el("td", { class: "row-actions" },
         el("button", { type: "button", class: "ghost small", onclick: () => edit(cam) }, t("edit")),
         el("button", { type: "button", class: "ghost small", onclick: () => testCamera(cam) }, t("camTest")),

@@ -2,6 +2,7 @@
 // that move it along. Every action shows the server's answer, or its reason for refusing.
 import { api, el, fmtTime, notify, t } from "/static/js/common.js";
 import { alertTitle, kindLabel, priorityLabel, statusLabel } from "/static/js/alerts-text.js";
+import { reasonText, stateLabel } from "/static/js/camera-states.js";
 
 // Target status -> [API action, label key]
 const MOVES = {
@@ -23,7 +24,7 @@ function snapshotLoop(container, cameraId) {
   img.onerror = async () => {
     // The image element hides the reason: ask the API once for it, in words.
     try { await api(`/api/v1/cameras/${encodeURIComponent(cameraId)}/health`).then((h) => {
-      msg.textContent = t("liveFailed", { why: h.last_error || h.state });
+      msg.textContent = t("liveFailed", { why: reasonText(h.reason, h.last_error) || stateLabel(h.state) });
     }); } catch (err) { msg.textContent = t("liveFailed", { why: err.message }); }
     next(3000);
   };

@@ -1,15 +1,16 @@
 // The live alert feed over one WebSocket: reconnects with growing, jittered delays and
 // resumes after the last event id it received (?last_id=), so nothing is missed in between.
-import { refreshSession, t, toSignIn, wsUrl } from "/static/js/common.js";
+import { Backoff, refreshSession, t, toSignIn, wsUrl } from "/static/js/common.js";
 
-/** The WebSocket feed; on reconnect it resumes after the last event id it received. */
+/** The WebSocket feed; on reconnect it resumes after the last event id it received.
+ *  *stateBox* (optional) shows live / connecting / reconnecting. */
 export class Feed {
-  constructor(stateBox, { onEvents, onResync }) {
+  constructor(stateBox, { onEvents, onResync = () => {} }) {
     this.box = stateBox;
     this.onEvents = onEvents;
     this.onResync = onResync;
     this.lastId = null;
-    this.delay = 1000;
+    this.backoff = new Backoff();
     this.opened = false;
   }
 
@@ -19,7 +20,7 @@ export class Feed {
     const ws = new WebSocket(wsUrl(url));
     this.ws = ws;
     ws.onopen = () => {
-      this.delay = 1000;
+      this.backoff.reset();
       this.setState("live");
       // Reconnected without ever having had an event id: nothing to resume from, so
       // read the list again rather than risk a gap.
@@ -40,14 +41,13 @@ export class Feed {
         toSignIn();
         return;
       }
-      const wait = this.delay * (0.75 + Math.random() / 2);
-      this.delay = Math.min(this.delay * 2, 15000);
-      setTimeout(() => this.connect(), wait);
+      setTimeout(() => this.connect(), this.backoff.next());
     };
   }
 
   setState(s) {
     const box = this.box;
+    if (!box) return;
     box.className = "feed-state " + s;
     box.textContent = t(s === "live" ? "live" : s === "connecting" ? "connecting" : "reconnecting");
     box.dataset.state = s;

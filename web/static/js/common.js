@@ -9,8 +9,6 @@ const STRINGS = {
     roleAdmin: "quản trị viên", roleOperator: "điều hành viên", roleOfficer: "cán bộ",
     errNetwork: "Không kết nối được máy chủ.", loading: "Đang tải…", close: "Đóng",
     save: "Lưu", cancel: "Hủy", delete: "Xóa", edit: "Sửa", yes: "Có", no: "Không",
-    stateOnline: "Trực tuyến", stateOffline: "Mất kết nối", stateConnecting: "Đang kết nối",
-    stateDegraded: "Chập chờn", stateDisabled: "Đã tắt", stateUnknown: "Chưa rõ",
   },
   en: {
     appName: "Camera control center", navWall: "Video wall", navAlerts: "Alerts",
@@ -19,8 +17,6 @@ const STRINGS = {
     roleAdmin: "administrator", roleOperator: "operator", roleOfficer: "officer",
     errNetwork: "The server cannot be reached.", loading: "Loading…", close: "Close",
     save: "Save", cancel: "Cancel", delete: "Delete", edit: "Edit", yes: "Yes", no: "No",
-    stateOnline: "Online", stateOffline: "Offline", stateConnecting: "Connecting",
-    stateDegraded: "Unstable", stateDisabled: "Disabled", stateUnknown: "Unknown",
   },
 };
 
@@ -60,9 +56,20 @@ export function setLang(code) {
   langListeners.forEach((fn) => fn(code));
 }
 
-export function stateLabel(state) {
-  const key = "state" + (state || "unknown").charAt(0).toUpperCase() + (state || "unknown").slice(1);
-  return t(key) === key ? state : t(key);
+/** Reconnect delays: capped exponential backoff with jitter, so that every page of a
+ *  control room does not reconnect in the same second after a server restart. */
+export class Backoff {
+  constructor(initialMs = 1000, capMs = 15000) {
+    Object.assign(this, { initialMs, capMs, attempts: 0 });
+  }
+
+  next() {
+    const base = Math.min(this.capMs, this.initialMs * 2 ** this.attempts);
+    this.attempts += 1;
+    return base * (0.5 + Math.random() / 2);
+  }
+
+  reset() { this.attempts = 0; }
 }
 
 // -- time: stored in UTC, shown in the center's local time ---------------------------------

@@ -1,6 +1,7 @@
 // The dashboard: cameras online/offline per area, alerts per hour and per kind over the last
 // 24 hours, ingest and detector load. Refreshed every 10 seconds while the page is visible.
-import { addStrings, api, el, fmtTime, lang, onLangChange, startPage, stateLabel, t, translate } from "/static/js/common.js";
+import { addStrings, api, el, fmtTime, lang, onLangChange, startPage, t, translate } from "/static/js/common.js";
+import { isDown, stateBadge, stateLabel } from "/static/js/camera-states.js";
 import { kindLabel } from "/static/js/alerts-text.js";
 import { barList, columnChart, stackBar } from "/static/js/dashboard-charts.js";
 
@@ -42,7 +43,6 @@ addStrings({
 });
 
 const REFRESH_MS = 10_000;
-const DOWN = ["offline", "stalled", "auth_failed", "unsupported"];
 const $ = (id) => document.getElementById(id);
 const last = { fleet: null, alerts: null, load: null };
 let areaNames = {};
@@ -57,7 +57,7 @@ function hourLabel(iso) {
 
 function renderAreas(fleet) {
   const body = $("areas");
-  const down = (s) => DOWN.reduce((n, k) => n + (s[k] || 0), 0);
+  const down = (s) => Object.entries(s).reduce((n, [k, c]) => n + (isDown(k) ? c : 0), 0);
   const rows = Object.entries(fleet.by_area)
     .sort(([a], [b]) => (areaNames[a] || a).localeCompare(areaNames[b] || b, "vi"))
     .map(([id, s]) => {
@@ -101,7 +101,7 @@ function renderAlerts(stats) {
 function renderLoad(load) {
   const i = load.ingest, d = load.detector, s = load.server;
   const item = (key, value, id) => [el("dt", {}, t(key)), el("dd", { id }, value)];
-  const states = Object.entries(i.states).map(([k, n]) => el("span", { class: `badge ${k}` }, `${stateLabel(k)} ${n}`));
+  const states = Object.entries(i.states).map(([k, n]) => el("span", { class: `badge ${stateBadge(k)}` }, `${stateLabel(k)} ${n}`));
   const model = !d.enabled ? t("lOff") : d.objects ? d.model : t("lMotionOnly");
   $("load").replaceChildren(
     el("h3", {}, t("lIngest")),

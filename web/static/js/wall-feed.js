@@ -1,11 +1,11 @@
 // The wall's one WebSocket: subscribes the cameras on screen, hands out their pictures and
 // their status. Binary message = 2-byte header length, JSON header {id, at, w, h}, JPEG.
-import { wsUrl } from "/static/js/common.js";
+import { Backoff, wsUrl } from "/static/js/common.js";
 
 export class TileFeed {
   /**
    * onFrame(id, blobUrl, capturedAt): a newer picture (the previous URL of that camera is
-   * revoked after the next one arrives); onStatus(id, {state, last_error, age_s});
+   * revoked after the next one arrives); onStatus(id, {state, reason, last_error, age_s});
    * onError(detail, cameraIds).
    */
   constructor({ onFrame, onStatus, onError }) {
@@ -13,7 +13,7 @@ export class TileFeed {
     this.ids = [];
     this.urls = new Map();
     this.clockOffset = 0; // browser clock minus server clock, seconds
-    this.retry = 1000;
+    this.backoff = new Backoff();
     this.closed = false;
     // Counters for tests and the benchmark (bytes of pictures and status received).
     this.stats = window.__wallStats = { bytes: 0, frames: 0, messages: 0 };
@@ -23,12 +23,11 @@ export class TileFeed {
   connect() {
     const ws = this.ws = new WebSocket(wsUrl("/api/v1/wall/ws"));
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { this.retry = 1000; this.send(); };
+    ws.onopen = () => { this.backoff.reset(); this.send(); };
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onclose = () => {
       if (this.closed) return;
-      setTimeout(() => this.connect(), this.retry);
-      this.retry = Math.min(this.retry * 2, 15000);
+      setTimeout(() => this.connect(), this.backoff.next());
     };
   }
 

@@ -1,7 +1,9 @@
 // The video wall: a page of tiles fed by one WebSocket, filters, saved views, tours, a
 // focused live view. Everything that places the operator (layout, page, filters, view,
 // tour) lives in the URL, so a reload keeps the place.
-import { addStrings, api, el, fmtAge, notify, onLangChange, stateLabel, t, wsUrl } from "/static/js/common.js";
+import { addStrings, api, el, fmtAge, notify, onLangChange, t } from "/static/js/common.js";
+import { isProblem, reasonText, stateBadge, stateLabel } from "/static/js/camera-states.js";
+import { Feed } from "/static/js/alerts-feed.js";
 import { kindLabel } from "/static/js/alerts-text.js";
 import { TileFeed } from "/static/js/wall-feed.js";
 
@@ -20,7 +22,6 @@ addStrings({
     wallHelp: "Phím mũi tên: chuyển ô · Enter hoặc nhấp đúp: mở camera · F: toàn màn hình · PageUp/PageDown: đổi trang",
     wallNoPicture: "Chưa có hình", wallAlert: "Cảnh báo {kind} tại {camera}",
     wallLiveFallback: "Không phát được video trực tiếp; đang hiển thị ảnh chụp.",
-    stateStalled: "Đứng hình", stateAuth_failed: "Sai tài khoản", stateUnsupported: "Không hỗ trợ",
   },
   en: {
     wallLayout: "Layout", wallArea: "Area", wallGroup: "Group", wallStatus: "Status",
@@ -35,7 +36,6 @@ addStrings({
     wallHelp: "Arrow keys: move between tiles · Enter or double-click: open camera · F: full screen · PageUp/PageDown: change page",
     wallNoPicture: "No picture yet", wallAlert: "{kind} alert at {camera}",
     wallLiveFallback: "Live video could not start; showing snapshots.",
-    stateStalled: "Frozen", stateAuth_failed: "Wrong credentials", stateUnsupported: "Unsupported",
   },
 });
 
@@ -74,11 +74,9 @@ function writeUrl() {
 
 // -- cameras and the grid ---------------------------------------------------------------------
 
-const PROBLEM_STATES = new Set(["offline", "stalled", "auth_failed", "unsupported", "connecting"]);
-
 function statusMatches(cameraState) {
-  if (state.status === "problem") return PROBLEM_STATES.has(cameraState);
-  if (state.status === "offline") return cameraState !== "online" && PROBLEM_STATES.has(cameraState);
+  if (state.status === "problem") return isProblem(cameraState);
+  if (state.status === "offline") return cameraState !== "online" && isProblem(cameraState);
   return cameraState === state.status;
 }
 
@@ -97,11 +95,6 @@ async function loadCameras() {
   }
   if (states) list = list.filter((c) => statusMatches(states[c.id] || "unknown"));
   cameras = list;
-}
-
-function badgeClass(cameraState) {
-  if (["online", "connecting", "disabled", "unknown"].includes(cameraState)) return cameraState;
-  return cameraState === "stalled" ? "degraded" : "offline";
 }
 
 function makeTile(cam) {
@@ -173,11 +166,11 @@ function tileAge(tile) {
 
 function showStatus(tile) {
   const s = tile.status || { state: "unknown" };
-  tile.badge.className = `badge ${badgeClass(s.state)}`;
+  tile.badge.className = `badge ${stateBadge(s.state)}`;
   tile.badge.textContent = stateLabel(s.state);
   const down = s.state !== "online";
   tile.node.classList.toggle("down", down);
-  tile.why.textContent = down ? [stateLabel(s.state), s.last_error].filter(Boolean).join(": ")
+  tile.why.textContent = down ? [stateLabel(s.state), reasonText(s.reason, s.last_error)].filter(Boolean).join(": ")
     : (tile.at == null ? t("wallNoPicture") : "");
   tile.node.setAttribute("aria-label", `${tile.cam.name}, ${tile.badge.textContent}`);
   tile.age.textContent = fmtAge(tileAge(tile));
@@ -352,22 +345,25 @@ function startTour() {
 // -- alerts: a tile on screen lights up -------------------------------------------------------
 
 function followAlerts() {
-  const ws = new WebSocket(wsUrl("/api/v1/alerts/ws"));
-  ws.onmessage = (ev) => {
-    for (const item of JSON.parse(ev.data)) {
-      const alert = item.alert || {};
-      const fresh = item.event === "alert.created" || alert.status === "new";
-      const tile = tiles.get(alert.camera_id);
-      if (!fresh || !tile) continue;
-      tile.node.classList.add("alerting");
-      clearTimeout(tile.alertTimer);
-      tile.alertTimer = setTimeout(() => tile.node.classList.remove("alerting"), 15000);
-      if (item.event === "alert.created") {
-        notify(t("wallAlert", { kind: kindLabel(alert.kind).toLowerCase(), camera: tile.cam.name }), "error");
-      }
+  // The alert console's feed: it reconnects with backoff and resumes after the last event,
+  // so an alert raised while the socket was down still lights its tile.
+  const feed = new Feed(null, { onEvents: lightTiles });
+  feed.connect();
+}
+
+function lightTiles(batch) {
+  for (const item of batch) {
+    const alert = item.alert || {};
+    const fresh = item.event === "alert.created" || alert.status === "new";
+    const tile = tiles.get(alert.camera_id);
+    if (!fresh || !tile) continue;
+    tile.node.classList.add("alerting");
+    clearTimeout(tile.alertTimer);
+    tile.alertTimer = setTimeout(() => tile.node.classList.remove("alerting"), 15000);
+    if (item.event === "alert.created") {
+      notify(t("wallAlert", { kind: kindLabel(alert.kind).toLowerCase(), camera: tile.cam.name }), "error");
     }
-  };
-  ws.onclose = () => setTimeout(followAlerts, 5000);
+  }
 }
 
 // -- toolbar ------------------------------------------------------------------------------------
