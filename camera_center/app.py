@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypedDict
 
 from fastapi import FastAPI
 
@@ -21,10 +22,20 @@ from camera_center.storage import migrate
 log = get_logger(__name__)
 
 
+class UvicornOptions(TypedDict):
+    """Keyword arguments for uvicorn.run / uvicorn.Config."""
+
+    log_config: None
+    access_log: bool
+    proxy_headers: bool
+    ws: str
+    ws_per_message_deflate: bool
+
+
 # How uvicorn serves the app (the CLI and the benchmarks alike). No per-message deflate:
 # live alerts send the same JSON to hundreds of sockets, and compressing it once per
 # socket was the largest single cost of fan-out (500 subscribers, bench.alerts).
-UVICORN_OPTIONS: dict[str, object] = {
+UVICORN_OPTIONS: UvicornOptions = {
     "log_config": None, "access_log": False, "proxy_headers": False,
     "ws": "websockets-sansio", "ws_per_message_deflate": False,
 }

@@ -98,7 +98,7 @@ def _banner(settings: Settings, services_users: int) -> None:
 
 def _serve(settings: Settings) -> None:
     uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
-                **UVICORN_OPTIONS)  # type: ignore[arg-type]
+                **UVICORN_OPTIONS)
 
 
 @app.command()

@@ -136,7 +136,7 @@ class Fleet:
     def health(self, camera_id: str) -> dict[str, Any]:
         health = self.supervisor.health(camera_id)
         if health is None:
-            return {"state": StreamState.DISABLED.value, "last_error": None}
+            return {"state": StreamState.DISABLED.value, "last_error": None, "reason": None}
         return health.snapshot()
 
     def state(self, camera_id: str) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 from ingest.urls import MASK, mask_secrets_in_text
 
@@ -23,8 +25,7 @@ def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
         return mask_secrets_in_text(value)
     if isinstance(value, dict):
-        return {k: (MASK if str(k).lower() in _SECRET_KEYS else _mask_value(v))
-                for k, v in value.items()}
+        return _mask_dict(value)
     if isinstance(value, list | tuple):
         return type(value)(_mask_value(v) for v in value)
     if isinstance(value, BaseException):
@@ -32,13 +33,18 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
-def mask_secrets(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_dict(value: Mapping[Any, Any]) -> dict[Any, Any]:
+    return {k: (MASK if str(k).lower() in _SECRET_KEYS else _mask_value(v))
+            for k, v in value.items()}
+
+
+def mask_secrets(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: hide passwords in URLs and in secret-named fields."""
     event_dict.pop("color_message", None)  # uvicorn's ANSI copy of the message
-    return _mask_value(event_dict)
+    return _mask_dict(event_dict)
 
 
-def _mask_rendered(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_rendered(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     # Exceptions are rendered to text by an earlier processor; mask that text too.
     for key in ("exception", "stack"):
         if isinstance(event_dict.get(key), str):

@@ -66,7 +66,7 @@ class RequestMetrics:
         prefixes of the routers it was included through; the request path ends with that
         template filled in, and what comes before is those prefixes.
         """
-        template = getattr(scope.get("route"), "path_format", None)
+        template: str | None = getattr(scope.get("route"), "path_format", None)
         if template is None:
             return "other"
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -37,6 +38,10 @@ log = get_logger("camera_center.services")
 
 # How long each part may take to stop (cancelling its tasks, closing connections).
 _STOP_TIMEOUT_S = 10.0
+
+
+class _Part(Protocol):
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -166,9 +171,10 @@ class Services:
         """Stop every part, each within a bound: a part stuck on a dead connection is
         logged by name (and listed in ``stuck_on_close``) and the others still stop."""
         # Viewers first: peer connections and wall sockets close before what they read.
-        parts = [("live relay", self.live_relay), ("wall feed", self.wall_feed),
-                 ("analysis", self.analysis), ("fleet", self.fleet), ("mqtt", self.mqtt),
-                 ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts)]
+        parts: list[tuple[str, _Part | None]] = [
+            ("live relay", self.live_relay), ("wall feed", self.wall_feed),
+            ("analysis", self.analysis), ("fleet", self.fleet), ("mqtt", self.mqtt),
+            ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts)]
         stops = [(name, part.stop) for name, part in parts if part is not None]
         for name, stop in [*stops, ("database", self.db.close)]:
             try:

@@ -6,6 +6,7 @@ Error messages never repeat the rejected value: a URL may carry a password.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-def _url_checker(schemes: tuple[str, ...]):
+def _url_checker(schemes: tuple[str, ...]) -> Callable[[str], str]:
     wanted = " or ".join(f"{s}://" for s in schemes)
 
     def check(value: str) -> str:

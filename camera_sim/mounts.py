@@ -51,7 +51,7 @@ class Faults:
 class Viewer:
     """One client's PLAY of one mount, on the client's connection."""
 
-    transport: asyncio.Transport
+    transport: asyncio.WriteTransport
     channel: int
     waiting_key: bool = False
 
@@ -82,7 +82,7 @@ class Mount:
     ts_base: int = 0
     started: float = 0.0         # loop time of the first frame
     due: float = 0.0             # loop time the next frame is due
-    timer: asyncio.TimerHandle | None = None
+    timer: asyncio.Handle | None = None
     gop: list[tuple[bytearray, FrameBlock]] = field(default_factory=list)
     gop_start: tuple[int, int] = (0, 0)  # sequence number and timestamp of its keyframe
     primed: bool = False

@@ -17,7 +17,8 @@ import httpx
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class SimProcess:
@@ -87,7 +88,8 @@ class SimProcess:
         r = httpx.post(f"{self.control}/cameras/{camera_id}/faults",
                        json={"kind": kind, **params}, timeout=30)
         r.raise_for_status()
-        return r.json()
+        body: dict[str, Any] = r.json()
+        return body
 
     def clear(self, camera_id: str) -> None:
         httpx.delete(f"{self.control}/cameras/{camera_id}/faults", timeout=30).raise_for_status()
@@ -95,7 +97,8 @@ class SimProcess:
     def timeline(self, since: float = 0.0) -> dict[str, Any]:
         r = httpx.get(f"{self.control}/timeline", params={"since": since}, timeout=5)
         r.raise_for_status()
-        return r.json()
+        body: dict[str, Any] = r.json()
+        return body
 
     def __enter__(self) -> SimProcess:
         return self.start()

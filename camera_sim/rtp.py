@@ -111,7 +111,7 @@ def with_channel(data: bytearray, block: FrameBlock, channel: int) -> bytearray:
 
 def _parameter_sets(clip: EncodedClip) -> dict[int, bytes]:
     first_key = next(u for u, key in zip(clip.units, clip.keyframes, strict=True) if key)
-    sets = {}
+    sets: dict[int, bytes] = {}
     for nal in nal_units(first_key):
         nal_type = (nal[0] & 0x1F) if clip.codec == "h264" else (nal[0] >> 1) & 0x3F
         sets.setdefault(nal_type, nal)

@@ -44,7 +44,7 @@ _SESSION_TIMEOUT_S = 60
 
 @dataclass(eq=False)
 class _Connection:
-    transport: asyncio.Transport
+    transport: asyncio.WriteTransport
     session: str | None = None
     setup: dict[Mount, int] = field(default_factory=dict)   # mount -> interleaved channel
     playing: dict[Mount, Viewer] = field(default_factory=dict)
@@ -149,7 +149,7 @@ class SimServer:
     # -- RTSP --------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = _Connection(writer.transport)  # type: ignore[arg-type]
+        conn = _Connection(writer.transport)
         self._connections.add(conn)
         try:
             while True:
@@ -251,11 +251,15 @@ class SimServer:
             conn.playing[m] = viewer
             delay = m.faults.slow_start_s
             if delay:
-                self.loop.call_later(delay, lambda m=m, v=viewer: (
-                    None if v.transport.is_closing() or conn.playing.get(m) is not v
-                    else m.add(v)))
+                self.loop.call_later(delay, self._start_late, conn, m, viewer)
             else:
                 m.add(viewer)
+
+    @staticmethod
+    def _start_late(conn: _Connection, mount: Mount, viewer: Viewer) -> None:
+        """A slow-start PLAY: stream only if the viewer is still there and playing."""
+        if not viewer.transport.is_closing() and conn.playing.get(mount) is viewer:
+            mount.add(viewer)
 
     def _on_pause(self, conn: _Connection, req: Request, mount: Mount) -> None:
         conn.stop_playing()

@@ -38,7 +38,8 @@ class ObjectTracker:
             # At a frame a second a walker moves a good part of his own width between
             # frames: accept weaker overlaps than ByteTrack's video default.
             match_thresh=0.9, fuse_score=True)
-        self._tracker = BYTETracker(args)
+        # ultralytics leaves BYTETracker.__init__ unannotated (*args* is a namespace).
+        self._tracker = BYTETracker(args)  # type: ignore[no-untyped-call]
 
     def update(self, detections: list[Detection]) -> list[Track]:
         from ultralytics.engine.results import Boxes
@@ -46,7 +47,8 @@ class ObjectTracker:
         known = [d for d in detections if d.label in self._index]
         data = np.array([[*(v * _SCALE for v in d.box), d.score, self._index[d.label]]
                          for d in known], np.float32).reshape(-1, 6)
-        rows = self._tracker.update(Boxes(data, (int(_SCALE), int(_SCALE))).numpy())
+        # (Boxes.numpy() would return the same object: the data is a NumPy array already.)
+        rows = self._tracker.update(Boxes(data, (int(_SCALE), int(_SCALE))))
         tracks = []
         for row in rows:
             x1, y1, x2, y2, track_id, score, cls = row[:7]

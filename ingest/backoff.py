@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+_MAX_DOUBLINGS = 64
+
 
 @dataclass
 class Backoff:
@@ -22,7 +24,9 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """The delay after failure number *attempt* (0 for the first), without counting."""
-        base = min(self.cap_s, self.initial_s * (2 ** attempt))
+        # Past _MAX_DOUBLINGS the step is far beyond any cap; without the clamp a camera
+        # down for ~1000 retries would overflow the float and kill its reader thread.
+        base = min(self.cap_s, self.initial_s * 2.0 ** min(attempt, _MAX_DOUBLINGS))
         return base * self.rng.uniform(1.0 - self.jitter, 1.0)
 
     def next_delay(self) -> float:

@@ -27,9 +27,11 @@ def write_clip(packets: list[StoredPacket], start: float, end: float) -> bytes |
     if first is None:
         return None
     chosen = [p for p in packets[first:] if p.arrived_at <= end and p.pts is not None]
-    if not chosen or not chosen[0].keyframe or chosen[0].codec is None:
+    if not chosen:
         return None
     key = chosen[0]
+    if not key.keyframe or key.codec is None:
+        return None
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as out:
         stream = out.add_mux_stream(key.codec, width=key.width, height=key.height)
@@ -40,9 +42,13 @@ def write_clip(packets: list[StoredPacket], start: float, end: float) -> bytes |
             if i == 0 and key.extradata and key.extradata.startswith(_ANNEX_B):
                 data = key.extradata + data
             packet = av.Packet(data)
-            packet.pts = p.pts - origin  # type: ignore[operator]
-            packet.dts = (p.dts if p.dts is not None else p.pts) - origin  # type: ignore[operator]
-            packet.time_base = p.time_base
+            assert p.pts is not None  # chosen keeps only packets with a pts
+            packet.pts = p.pts - origin
+            packet.dts = (p.dts if p.dts is not None else p.pts) - origin
+            # None (not seen from real cameras) stays unset, which PyAV reads as the
+            # stream's time base; assigning None would raise AttributeError.
+            if p.time_base is not None:
+                packet.time_base = p.time_base
             packet.stream = stream
             out.mux(packet)
     return buffer.getvalue()

@@ -18,6 +18,27 @@ class StreamState(StrEnum):
     DISABLED = "disabled"
 
 
+class Reason(StrEnum):
+    """Why a stream is not online, for machines: the console words it in its language
+    (web/static/js/camera-states.js); ``last_error`` keeps the English text beside it."""
+
+    CREDENTIALS_REFUSED = "credentials_refused"
+    NO_SUCH_STREAM = "no_such_stream"
+    CONNECTION_REFUSED = "connection_refused"
+    TIMEOUT = "timeout"
+    NO_DECODER = "no_decoder"
+    CANNOT_DECODE = "cannot_decode"
+    NO_VIDEO = "no_video"
+    INVALID_DATA = "invalid_data"
+    STREAM_ENDED = "stream_ended"
+    STREAM_ERROR = "stream_error"      # another FFmpeg error; the text says which
+    NETWORK_ERROR = "network_error"    # an operating-system error; the text says which
+    NO_DATA = "no_data"                # connected, then silence: stalled
+    BEHIND_LIVE = "behind_live"
+    READER_RESTARTING = "reader_restarting"
+    INTERNAL_ERROR = "internal_error"
+
+
 @dataclass
 class _Window:
     """Counts over a sliding window of about *span* seconds (two half-windows)."""
@@ -63,6 +84,7 @@ class StreamHealth:
 
     state: StreamState = StreamState.CONNECTING
     last_error: str | None = None
+    reason: Reason | None = None   # last_error's machine-readable kind
     codec: str | None = None
     width: int | None = None
     height: int | None = None
@@ -91,7 +113,8 @@ class StreamHealth:
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "on_change": None}
 
-    def set_state(self, state: StreamState, error: str | None = None) -> None:
+    def set_state(self, state: StreamState, error: str | None = None,
+                  reason: Reason | None = None) -> None:
         changed = state is not self.state
         if changed:
             self.state = state
@@ -102,6 +125,7 @@ class StreamHealth:
                 self.down_since = self.state_since
         if error is not None or state is StreamState.ONLINE:
             self.last_error = error
+            self.reason = reason
         if changed and self.on_change is not None:
             self.on_change(self)  # after the error is set: the listener sends both
 
@@ -110,6 +134,7 @@ class StreamHealth:
         return {
             "state": self.state.value,
             "last_error": self.last_error,
+            "reason": self.reason.value if self.reason else None,
             "state_for_s": round(now - self.state_since, 1),
             "down_for_s": round(now - self.down_since, 1) if self.down_since else None,
             "codec": self.codec,

@@ -85,7 +85,7 @@ def probe_stream(url: str, timeout_s: float) -> dict[str, Any]:
             raise ProbeFailure("timeout", f"no answer within {timeout_s:g} s") from None
         raise classify_error(exc, timeout_s) from None
     try:
-        video = next((s for s in container.streams if s.type == "video"), None)
+        video = next(iter(container.streams.video), None)
         if video is None:
             raise ProbeFailure("not_video", "the stream carries no video")
         ctx = video.codec_context

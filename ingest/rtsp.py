@@ -4,7 +4,8 @@ Runs in a worker thread (PyAV releases the GIL while it waits on the network).
 Decoding is the expensive part, so by default only keyframes are decoded, and a
 camera whose scene is quiet (judged from the sizes of the packets between
 keyframes, before anything is decoded) gets a keyframe decoded only every
-``idle_decode_interval`` seconds.
+``idle_decode_interval`` seconds. Those rules live in ``ingest/decode_policy.py``;
+this module carries out its decisions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import av
 import av.error
 import numpy as np
 
-from ingest.health import StreamHealth, StreamState
+from ingest.decode_policy import Action, DecodePolicy, PacketInfo
+from ingest.decode_policy import Activity as _Activity  # noqa: F401  (old name, kept for tests)
+from ingest.health import Reason, StreamHealth, StreamState
 from ingest.urls import mask_secrets_in_text
 
 
@@ -52,12 +55,14 @@ class ReaderOptions:
 
 
 class StreamError(Exception):
-    """Why a stream stopped, in words, with the state it leaves the camera in."""
+    """Why a stream stopped: the state it leaves the camera in, plain English words, and
+    the reason's code (which the console words in its own language)."""
 
-    def __init__(self, state: StreamState, message: str) -> None:
+    def __init__(self, state: StreamState, message: str, reason: Reason) -> None:
         super().__init__(message)
         self.state = state
         self.message = message
+        self.reason = reason
 
 
 def explain(exc: BaseException) -> StreamError:
@@ -65,26 +70,33 @@ def explain(exc: BaseException) -> StreamError:
     if isinstance(exc, StreamError):
         return exc
     if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
-        return StreamError(StreamState.AUTH_FAILED, "the camera refused the credentials (401)")
+        return StreamError(StreamState.AUTH_FAILED, "the camera refused the credentials (401)",
+                           Reason.CREDENTIALS_REFUSED)
     if isinstance(exc, av.error.HTTPNotFoundError):
-        return StreamError(StreamState.OFFLINE, "the camera has no such stream (404)")
+        return StreamError(StreamState.OFFLINE, "the camera has no such stream (404)",
+                           Reason.NO_SUCH_STREAM)
     if isinstance(exc, ConnectionRefusedError):
-        return StreamError(StreamState.OFFLINE, "connection refused")
+        return StreamError(StreamState.OFFLINE, "connection refused", Reason.CONNECTION_REFUSED)
     if isinstance(exc, av.error.ExitError | TimeoutError):
-        return StreamError(StreamState.OFFLINE, "no answer within the timeout")
+        return StreamError(StreamState.OFFLINE, "no answer within the timeout", Reason.TIMEOUT)
     if isinstance(exc, av.error.DecoderNotFoundError):
-        return StreamError(StreamState.UNSUPPORTED, "no decoder for this codec")
+        return StreamError(StreamState.UNSUPPORTED, "no decoder for this codec",
+                           Reason.NO_DECODER)
     if isinstance(exc, av.error.InvalidDataError):
-        return StreamError(StreamState.OFFLINE, "the stream sent invalid data")
+        return StreamError(StreamState.OFFLINE, "the stream sent invalid data",
+                           Reason.INVALID_DATA)
     if isinstance(exc, av.error.EOFError):
-        return StreamError(StreamState.OFFLINE, "the stream ended")
+        return StreamError(StreamState.OFFLINE, "the stream ended", Reason.STREAM_ENDED)
     if isinstance(exc, av.error.FFmpegError):
-        reason = exc.strerror or type(exc).__name__
-        return StreamError(StreamState.OFFLINE, mask_secrets_in_text(str(reason)))
+        words = exc.strerror or type(exc).__name__
+        return StreamError(StreamState.OFFLINE, mask_secrets_in_text(str(words)),
+                           Reason.STREAM_ERROR)
     if isinstance(exc, OSError):
-        return StreamError(StreamState.OFFLINE, mask_secrets_in_text(exc.strerror or
-                                                                     type(exc).__name__))
-    return StreamError(StreamState.OFFLINE, f"unexpected {type(exc).__name__}")
+        return StreamError(StreamState.OFFLINE,
+                           mask_secrets_in_text(exc.strerror or type(exc).__name__),
+                           Reason.NETWORK_ERROR)
+    return StreamError(StreamState.OFFLINE, f"unexpected {type(exc).__name__}",
+                       Reason.STREAM_ERROR)
 
 
 class BehindLive(StreamError):
@@ -92,87 +104,8 @@ class BehindLive(StreamError):
 
     def __init__(self, lag_s: float) -> None:
         super().__init__(StreamState.CONNECTING,
-                         f"reading ran {lag_s:.0f} s behind live: reconnecting to catch up")
-
-
-class _Lag:
-    """How far behind live the reading runs, from packet arrival against stream time.
-
-    Arrival time minus stream time stays level while we keep up: it grows only when
-    packets wait for us (in the socket buffers of a busy machine). Its lowest value is
-    the live edge; that floor may rise slowly, so a camera clock a little slower than
-    ours is not taken for lag.
-    """
-
-    DRIFT = 0.002  # seconds of clock drift forgiven per second
-
-    def __init__(self) -> None:
-        self.floor: float | None = None
-        self.at = 0.0
-
-    def update(self, now: float, stream_s: float) -> float:
-        offset = now - stream_s
-        if self.floor is None:
-            self.floor = offset
-        else:
-            self.floor = min(offset, self.floor + self.DRIFT * (now - self.at))
-        self.at = now
-        return offset - self.floor
-
-
-class _Activity:
-    """Is the scene moving? Judged from packet sizes, before anything is decoded.
-
-    P-frames of a still scene are tiny: the mean size of each GOP's non-key packets is
-    compared with the quietest GOP seen recently (which adapts to each camera's noise).
-    A keyframe much larger or smaller than the previous one means the whole picture
-    changed at once (a covered lens, lights off, a camera turned away): that frame is
-    worth a look even if nothing moves afterwards.
-    """
-
-    def __init__(self, factor: float = 1.6, margin_bytes: float = 24.0,
-                 keyframe_change: float = 0.25) -> None:
-        self.factor = factor
-        self.margin = margin_bytes
-        self.keyframe_change = keyframe_change
-        self.quiet: float | None = None
-        self._sum = 0
-        self._n = 0
-        self.last_mean: float | None = None
-        self._last_key: int | None = None
-        self.scene_changed = False
-
-    def add(self, size: int, keyframe: bool) -> None:
-        if keyframe:
-            if self._n:
-                self.last_mean = self._sum / self._n
-                # The quiet level follows the minimum, and creeps up slowly so a camera
-                # whose scene became busier for good is not "active" forever.
-                if self.quiet is None or self.last_mean < self.quiet:
-                    self.quiet = self.last_mean
-                else:
-                    self.quiet += (self.last_mean - self.quiet) * 0.01
-            self._sum = self._n = 0
-            previous, self._last_key = self._last_key, size
-            self.scene_changed = previous is not None and \
-                abs(size - previous) > self.keyframe_change * max(size, previous)
-        else:
-            self._sum += size
-            self._n += 1
-
-    @property
-    def active(self) -> bool:
-        if self.last_mean is None or self.quiet is None:
-            return True  # not enough data yet: look
-        return self.scene_changed or self.last_mean > self.quiet * self.factor + self.margin
-
-
-@dataclass(frozen=True)
-class _HeldKeyframe:
-    packet: Any
-    pts_s: float | None
-    arrived_at: float  # wall clock, for the frame's captured_at
-    arrived_mono: float  # when it was due: the decode rate counts from here
+                         f"reading ran {lag_s:.0f} s behind live: reconnecting to catch up",
+                         Reason.BEHIND_LIVE)
 
 
 PacketSink = Callable[[Any], None]
@@ -227,7 +160,7 @@ class StreamReader:
                 found = ", ".join(sorted({s.type or "unknown" for s in container.streams}))
                 raise StreamError(StreamState.UNSUPPORTED,
                                   "no video in a codec this server can decode "
-                                  f"(streams found: {found or 'none'})")
+                                  f"(streams found: {found or 'none'})", Reason.NO_VIDEO)
             try:
                 ctx = video.codec_context
                 # One decoding thread: frame threading would hold several frames (and
@@ -236,14 +169,14 @@ class StreamReader:
                 ctx.skip_frame = "NONKEY"
             except Exception as exc:
                 raise StreamError(StreamState.UNSUPPORTED,
-                                  f"cannot decode {video.codec.name if video.codec else '?'}"
-                                  ) from exc
+                                  f"cannot decode {video.codec.name if video.codec else '?'}",
+                                  Reason.CANNOT_DECODE) from exc
             h.codec = video.codec.name
             h.width, h.height = ctx.width or None, ctx.height or None
             h.connects += 1
             self._read(container, video, stop)
             if not stop.is_set():
-                raise StreamError(StreamState.OFFLINE, "the stream ended")
+                raise StreamError(StreamState.OFFLINE, "the stream ended", Reason.STREAM_ENDED)
         except StreamError:
             raise
         except Exception as exc:
@@ -251,7 +184,8 @@ class StreamReader:
             if isinstance(exc, av.error.ExitError | TimeoutError) and h.last_packet_at:
                 # Connected and streaming, then silence: the camera (or its network) stalled.
                 error = StreamError(StreamState.STALLED,
-                                    f"no data for {self.options.read_timeout_s:g} s")
+                                    f"no data for {self.options.read_timeout_s:g} s",
+                                    Reason.NO_DATA)
             raise error from None
         finally:
             container.close()
@@ -260,14 +194,10 @@ class StreamReader:
         h, o = self.health, self.options
         ctx = video.codec_context
         tb = float(video.time_base) if video.time_base else None
-        activity = _Activity()
-        lag = _Lag()
-        last_key_pts: float | None = None
-        last_decode = 0.0
-        owed_active = False
-        held: _HeldKeyframe | None = None
+        policy = DecodePolicy(o.decode_fps, o.idle_decode_interval_s, o.max_lag_s,
+                              self._wants_frame)
+        held: Any = None  # the packet of the keyframe the policy holds
         online = False
-        full_decode = False
         for packet in container.demux(video):
             if stop.is_set():
                 return
@@ -282,57 +212,35 @@ class StreamReader:
                 online = True
             if self.on_packet is not None:
                 self.on_packet(packet)
-            key = packet.is_keyframe
-            activity.add(packet.size, key)
-            pts_s = packet.pts * tb if (packet.pts is not None and tb) else None
-            if packet.dts is not None and tb:
-                h.lag_s = lag.update(now, packet.dts * tb)
-                if o.max_lag_s and h.lag_s > o.max_lag_s:
-                    raise BehindLive(h.lag_s)
-            if key and pts_s is not None:
-                if last_key_pts is not None and pts_s > last_key_pts:
-                    h.keyframe_interval_s = pts_s - last_key_pts
-                    # A camera asked for more frames than its keyframes give decodes all.
-                    want_full = o.decode_fps * h.keyframe_interval_s > 1.5
-                    if want_full != full_decode:
-                        full_decode = want_full
-                        ctx.skip_frame = "DEFAULT" if full_decode else "NONKEY"
-                last_key_pts = pts_s
-            if not (key or full_decode):
-                if held is not None and self._wants_frame():
-                    self._decode(self._keyframe_decoder(ctx), held.packet, held.pts_s, True,
-                                 owed_active, emit=True, drain=True,
-                                 captured_at=held.arrived_at)
-                    # Counted from the keyframe's arrival, not from now: a decode made late
-                    # must not make the next keyframe (a covered lens, say) "too soon".
-                    held, owed_active, last_decode = None, False, held.arrived_mono
-                continue
-            held = None  # a newer keyframe replaces one still waiting
-            # A change skipped while the server was busy is still owed: the keyframes after
-            # a covered lens are as still as the ones before, and would wait the idle interval.
-            active = activity.active or owed_active
-            interval = (1.0 / o.decode_fps) if active else o.idle_decode_interval_s
-            due = now - last_decode >= interval * 0.9
-            if due and not self._wants_frame():
-                # Nobody can take the frame now. Cameras' keyframes come in bursts (after an
-                # outage all reconnect at once), so the pipe is often free again a few
-                # packets later: keep the keyframe until then rather than wait a whole GOP.
-                due = False
-                owed_active = active
-                if not full_decode:
-                    held = _HeldKeyframe(packet, pts_s, time.time(), now)
-            elif key and not due and activity.scene_changed:
-                owed_active = True  # the whole picture changed too soon after a decode
-            if not due and not full_decode:
-                continue
-            if full_decode:
-                self._decode(ctx, packet, pts_s, key, active, emit=due)
-            else:
-                self._decode(self._keyframe_decoder(ctx), packet, pts_s, key, active, emit=True,
-                             drain=True)
-            if due:
-                last_decode = now
-                owed_active = False
+            info = PacketInfo(
+                size=packet.size, is_keyframe=packet.is_keyframe,
+                pts_s=packet.pts * tb if (packet.pts is not None and tb) else None,
+                dts_s=packet.dts * tb if (packet.dts is not None and tb) else None,
+                arrived_mono=now, arrived_wall=time.time())
+            decision = policy.decide(info)
+            if policy.lag_s is not None:
+                h.lag_s = policy.lag_s
+            if decision.action is Action.CATCH_UP:
+                raise BehindLive(decision.lag_s)
+            if policy.keyframe_interval_s is not None:
+                h.keyframe_interval_s = policy.keyframe_interval_s
+            if decision.set_full_decode is not None:
+                ctx.skip_frame = "DEFAULT" if decision.set_full_decode else "NONKEY"
+            action = decision.action
+            if action is Action.DECODE_HELD and decision.held is not None:
+                self._decode(self._keyframe_decoder(ctx), held, decision.held.pts_s, True,
+                             decision.active, emit=True, drain=True,
+                             captured_at=decision.held.arrived_wall)
+            elif action is Action.DECODE_KEYFRAME:
+                self._decode(self._keyframe_decoder(ctx), packet, info.pts_s, info.is_keyframe,
+                             decision.active, emit=True, drain=True)
+            elif action is Action.DECODE_STREAM:
+                self._decode(ctx, packet, info.pts_s, info.is_keyframe, decision.active,
+                             emit=decision.emit)
+            if action is Action.HOLD:
+                held = packet
+            elif not policy.holding:
+                held = None  # decoded, or replaced by a newer keyframe
 
     def _wants_frame(self) -> bool:
         return self._frame_wanted is None or self._frame_wanted()

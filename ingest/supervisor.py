@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import structlog
 
 from ingest.backoff import Backoff
-from ingest.health import StreamHealth, StreamState
+from ingest.health import Reason, StreamHealth, StreamState
 from ingest.packets import PacketRing, StoredPacket
 from ingest.rtsp import (
     BehindLive,
@@ -140,7 +140,7 @@ class _Worker:
                     self.health.catchups += 1
                 else:
                     self.health.failures += 1
-                self.health.set_state(err.state, err.message)
+                self.health.set_state(err.state, err.message, err.reason)
                 if time.monotonic() - started > _STABLE_AFTER_S:
                     backoff.reset()
                 if err.state in (StreamState.AUTH_FAILED, StreamState.UNSUPPORTED):
@@ -154,7 +154,8 @@ class _Worker:
                             error=err.message, retry_in_s=round(delay, 1))
             except Exception as exc:  # a bug must not kill the camera's thread
                 self.health.failures += 1
-                self.health.set_state(StreamState.OFFLINE, f"internal error: {type(exc).__name__}")
+                self.health.set_state(StreamState.OFFLINE, f"internal error: {type(exc).__name__}",
+                                      Reason.INTERNAL_ERROR)
                 log.exception("reader crashed", camera_id=cam)
                 delay = backoff.next_delay()
             self.stop.wait(delay)

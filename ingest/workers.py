@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from ingest.health import StreamHealth, StreamState
+from ingest.health import Reason, StreamHealth, StreamState
 from ingest.packets import StoredPacket
 from ingest.supervisor import (
     CameraStream,
@@ -167,6 +167,7 @@ class ShardedSupervisor:
         self._request_ids = itertools.count(1)
         self._running = True
         self.restarts = 0
+        # Placeholders only: _spawn(i) below puts each worker's pipe in before any use.
         self._conns: list[Connection] = [None] * workers  # type: ignore[list-item]
         self._procs: list[Any] = [None] * workers
         for i in range(workers):
@@ -194,7 +195,8 @@ class ShardedSupervisor:
             mine = [s for cam, s in self._assigned.items() if self._shard(cam) == index]
             for stream in mine:
                 health = self._health.get(stream.camera_id) or StreamHealth()
-                health.set_state(StreamState.OFFLINE, "the reader process stopped; restarting")
+                health.set_state(StreamState.OFFLINE, "the reader process stopped; restarting",
+                                 Reason.READER_RESTARTING)
                 self._health[stream.camera_id] = health
             self.restarts += 1
             log.error("reader process died", worker=index, cameras=len(mine),

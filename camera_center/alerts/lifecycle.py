@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 
 class AlertStatus(StrEnum):
@@ -39,6 +39,11 @@ OPEN = frozenset({AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROG
 # Rule kind -> alert kind (an "offline" rule raises a camera_offline alert).
 _KIND_OF_RULE = {"offline": "camera_offline"}
 
+# The kinds an alert can be (API parameters take only these).
+AlertKind = Literal["intrusion", "line_crossing", "tamper", "crowd", "loitering",
+                    "camera_offline", "motion"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+
 PRIORITY_OF_KIND: dict[str, Priority] = {
     "intrusion": Priority.HIGH,
     "line_crossing": Priority.HIGH,
@@ -49,8 +54,7 @@ PRIORITY_OF_KIND: dict[str, Priority] = {
     "motion": Priority.LOW,
 }
 
-ALERT_KINDS = tuple(PRIORITY_OF_KIND)
-AlertKind = Literal[ALERT_KINDS]  # type: ignore[valid-type]  # for API parameters
+assert tuple(PRIORITY_OF_KIND) == ALERT_KINDS, "every alert kind needs a priority"
 
 
 def alert_kind(rule_kind: str) -> str:

@@ -93,7 +93,8 @@ class AlertService:
 
     async def raise_from(self, event: Event) -> Alert | None:
         """Store a ``detection.*`` event as an alert (or fold it into the open one)."""
-        [alert] = await self.raise_many([event]) or [None]
+        alerts: list[Alert | None] = [*await self.raise_many([event])] or [None]
+        [alert] = alerts
         return alert
 
     async def _camera(self, camera_id: str) -> tuple[str, str] | None:
@@ -122,7 +123,7 @@ class AlertService:
                 area_id=info[1], at=event.at, rule_id=data.get("rule_id"),
                 rule_name=data.get("rule"), label=data.get("label"), score=data.get("score"),
                 zone=data.get("rule") if rule_kind in ZONE_KINDS | {"line_crossing"} else None,
-                track_id=data.get("track_id"), box=box,  # type: ignore[arg-type]
+                track_id=data.get("track_id"), box=box,
                 detail=dict(data.get("detail") or {}))
             frame = data.get("frame")
             if frame is not None and candidate.dedupe_key not in snapshotted:

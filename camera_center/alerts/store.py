@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import builtins
 import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy import delete as sa_delete
@@ -43,9 +44,11 @@ from camera_center.registry.areas import (
     visible_area_ids,
 )
 from camera_center.storage.base import UTCDateTime
-from camera_center.storage.engine import Database
+from camera_center.storage.engine import Database, rowcount
 
 SYSTEM = "system"
+
+_Ts = TypeVarTuple("_Ts")
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class AlertStore:
 
     # -- raising ---------------------------------------------------------------------------
 
-    def _open_incident(self, c: Candidate) -> Select[tuple[Alert]]:
+    def _open_incident(self, c: Candidate) -> Select[Alert]:
         return (select(Alert).where(Alert.dedupe_key == c.dedupe_key,
                                     Alert.status.in_([st.value for st in OPEN]),
                                     Alert.last_seen_at >= c.at - self.dedupe_window)
@@ -218,8 +221,8 @@ class AlertStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _scope(self, s: AsyncSession, who: Principal, stmt: Select[Any],
-                     area_id: str | None = None) -> Select[Any] | None:
+    async def _scope(self, s: AsyncSession, who: Principal, stmt: Select[*_Ts],
+                     area_id: str | None = None) -> Select[*_Ts] | None:
         """Limit *stmt* to the caller's areas (and to *area_id* and below); None: nothing."""
         visible = await scoped_area_ids(s, who, area_id)
         if visible is None:
@@ -228,7 +231,8 @@ class AlertStore:
             return None
         return stmt.where(Alert.area_id.in_(sorted(visible)))
 
-    def _filtered(self, stmt: Select[Any], f: Filters, who: Principal) -> Select[Any]:
+    def _filtered(self, stmt: Select[*_Ts], f: Filters,
+                  who: Principal) -> Select[*_Ts]:
         if f.since:
             stmt = stmt.where(Alert.started_at >= f.since)
         if f.until:
@@ -278,7 +282,8 @@ class AlertStore:
             raise NotFound(f"Alert {alert_id} does not exist.")
         return alert
 
-    async def history(self, who: Principal, alert_id: int) -> tuple[Alert, list[AlertHistory]]:
+    async def history(self, who: Principal,
+                      alert_id: int) -> tuple[Alert, builtins.list[AlertHistory]]:
         async with self.db.session() as s:
             alert = await self._get(s, who, alert_id)
             rows = await s.scalars(select(AlertHistory).where(AlertHistory.alert_id == alert_id)
@@ -292,7 +297,10 @@ class AlertStore:
         async with self.db.session() as s:
             scoped = await self._scope(s, who, stmt, f.area_id)
             rows = [] if scoped is None else (await s.execute(scoped)).all()
-        by_area, by_kind, by_status, by_hour = Counter(), Counter(), Counter(), Counter()
+        by_area: Counter[str] = Counter()
+        by_kind: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        by_hour: Counter[datetime] = Counter()
         for area_id, kind, status, started in rows:
             by_area[area_id] += 1
             by_kind[kind] += 1
@@ -371,13 +379,13 @@ class AlertStore:
 
     # -- retention -------------------------------------------------------------------------
 
-    async def expired(self, before: datetime, limit: int = 1000) -> list[Alert]:
+    async def expired(self, before: datetime, limit: int = 1000) -> builtins.list[Alert]:
         async with self.db.session() as s:
             rows = await s.scalars(select(Alert).where(Alert.started_at < before)
                                    .order_by(Alert.started_at).limit(limit))
             return list(rows.all())
 
-    async def delete(self, alert_ids: list[int]) -> None:
+    async def delete(self, alert_ids: builtins.list[int]) -> None:
         if not alert_ids:
             return
         async with self.db.session() as s:
@@ -385,7 +393,7 @@ class AlertStore:
             await s.execute(sa_delete(Alert).where(Alert.id.in_(alert_ids)))
             await s.commit()
 
-    async def forget_media(self, column: str, before: datetime) -> list[str]:
+    async def forget_media(self, column: str, before: datetime) -> builtins.list[str]:
         """Clear *column* (snapshot_path or clip_path) of alerts started before *before*;
         return the paths that were there, for the caller to delete."""
         col = getattr(Alert, column)
@@ -406,7 +414,7 @@ class AlertStore:
             await self._commit(s, alert, "alert.updated")
         return alert
 
-    async def forget_paths(self, paths: list[str]) -> None:
+    async def forget_paths(self, paths: builtins.list[str]) -> None:
         """Media removed to keep the disk bounded: the alerts stop pointing at it."""
         if not paths:
             return
@@ -420,7 +428,7 @@ class AlertStore:
         async with self.db.session() as s:
             result = await s.execute(sa_delete(AlertEvent).where(AlertEvent.at < before))
             await s.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     async def count(self) -> int:
         async with self.db.session() as s:

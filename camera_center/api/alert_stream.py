@@ -48,7 +48,7 @@ class _WsParams(BaseModel):
     last_id: Annotated[int | None, Field(ge=0, le=2**62)] = None
 
 
-def _filters(area_id: str | None, camera_id: str | None, kind: list[str] | None,
+def _filters(area_id: str | None, camera_id: str | None, kind: list[AlertKind] | None,
              priority: list[Priority] | None) -> FeedFilters:
     return FeedFilters(area_id=area_id, camera_id=camera_id, kinds=tuple(kind or ()),
                        priorities=tuple(p.value for p in priority or ()))

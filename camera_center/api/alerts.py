@@ -36,7 +36,8 @@ AlertId = Path(ge=1, le=2**31 - 1, description="Alert id")
 
 
 def _filters(since: IsoDateTime | None, until: IsoDateTime | None, area_id: str | None,
-             camera_id: str | None, kind: list[str] | None, status: list[AlertStatus] | None,
+             camera_id: str | None, kind: list[AlertKind] | None,
+             status: list[AlertStatus] | None,
              assignee: str | None) -> Filters:
     if since and until and since >= until:
         raise BadRequest("'since' must be before 'until'.")
@@ -92,7 +93,7 @@ async def get_alert(who: AnyUser, services: ServicesDep,
     alert, history = await services.alerts.store.history(who, alert_id)
     return AlertDetail(
         **to_out(alert).model_dump(),
-        allowed_next=allowed_next(AlertStatus(alert.status)),  # type: ignore[arg-type]
+        allowed_next=allowed_next(AlertStatus(alert.status)),
         comments=[CommentOut(at=h.at, author=h.actor, text=h.detail.get("text", ""))
                   for h in history if h.action == "comment"],
         history=[HistoryOut(at=h.at, actor=h.actor, action=h.action, detail=h.detail)

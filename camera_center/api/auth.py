@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Literal, TypedDict
 
 from fastapi import APIRouter, Request, Response
 
@@ -29,6 +30,13 @@ router = APIRouter(prefix="/auth", tags=["auth"],
                    responses=problem_responses(400, 401, 403, 422, 429))
 
 
+class _CookieFlags(TypedDict):
+    """What every auth cookie shares (Response.set_cookie's keyword arguments)."""
+
+    secure: bool
+    samesite: Literal["lax", "strict", "none"]
+
+
 def _token_response(tokens: IssuedTokens, response: Response, services: ServicesDep,
                     cookie: bool) -> TokenResponse:
     if not cookie:
@@ -37,7 +45,7 @@ def _token_response(tokens: IssuedTokens, response: Response, services: Services
                              expires_in=tokens.expires_in, user=to_out(tokens.user))
     auth = services.settings.auth
     csrf = secrets.token_urlsafe(24)
-    common = {"secure": auth.cookie_secure, "samesite": "strict"}
+    common: _CookieFlags = {"secure": auth.cookie_secure, "samesite": "strict"}
     response.set_cookie(ACCESS_COOKIE, tokens.access_token, httponly=True, path="/",
                         max_age=tokens.expires_in, **common)
     response.set_cookie(REFRESH_COOKIE, tokens.refresh_token, httponly=True,

@@ -25,7 +25,8 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/
 
 
 def get_services(request: Request) -> Services:
-    return request.app.state.services
+    services: Services = request.app.state.services  # set by the app's lifespan
+    return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

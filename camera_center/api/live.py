@@ -8,13 +8,14 @@ from typing import Annotated
 
 import cv2
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from camera_center.api.deps import AnyUser, ServicesDep
 from camera_center.errors import Conflict, NotFound, problem_responses
 from camera_center.fleet import Fleet
 from camera_center.services import Services
 from camera_center.validation import AREA_CODE_PATTERN, SLUG_PATTERN
+from ingest.health import Reason
 
 router = APIRouter(tags=["live"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -24,7 +25,9 @@ CameraId = Path(pattern=SLUG_PATTERN)
 class CameraHealth(BaseModel):
     camera_id: str
     state: str
-    last_error: str | None
+    last_error: str | None = Field(description="Why the stream is not online, in English")
+    reason: Reason | None = Field(None, description=(
+        "last_error's kind, for machines and translations (e.g. no_such_stream, timeout)"))
     state_for_s: float | None = None
     down_for_s: float | None = None
     codec: str | None = None

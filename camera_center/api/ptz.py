@@ -106,6 +106,13 @@ def _why_not(cam: Camera) -> str | None:
     return None
 
 
+def _ptz(cam: Camera) -> dict[str, Any]:
+    """The PTZ features found at registration, of a camera _why_not() has passed."""
+    assert cam.onvif is not None  # _why_not() said it can be steered
+    features: dict[str, Any] = cam.onvif["ptz"]
+    return features
+
+
 async def _camera(services: Services, who: Principal, camera_id: str) -> Camera:
     cam = await services.cameras.get(who, camera_id)  # 404 outside the caller's areas
     reason = _why_not(cam)
@@ -133,7 +140,7 @@ async def _run(services: Services, cam: Camera, op: Any, *args: Any) -> Any:
     dev, service_urls = _device(services, cam)
     try:
         await dev.connect(service_urls=service_urls)
-        return await op(dev, cam.onvif["ptz"]["profile_token"], *args)
+        return await op(dev, _ptz(cam)["profile_token"], *args)
     except OnvifError as exc:
         raise onvif_problem(exc, stored_credentials=True) from None
     finally:
@@ -159,7 +166,7 @@ async def ptz_info(who: Staff, services: ServicesDep, camera_id: str = CameraId)
     reason = _why_not(cam)
     if reason:
         return PtzInfo(available=False, reason=reason)
-    features = cam.onvif["ptz"]
+    features = _ptz(cam)
     return PtzInfo(available=True, **{k: features.get(k, False) for k in
                                       ("continuous", "relative", "absolute", "home")},
                    max_presets=int(features.get("max_presets") or 0))
@@ -187,7 +194,7 @@ async def stop(who: Staff, services: ServicesDep, body: StopRequest | None = Non
 
 
 def _needs(cam: Camera, feature: str) -> None:
-    if not cam.onvif["ptz"].get(feature):
+    if not _ptz(cam).get(feature):
         raise Conflict(f"Camera '{cam.id}' does not support {feature} moves.",
                        title="Not supported by the camera")
 

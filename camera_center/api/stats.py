@@ -79,7 +79,7 @@ async def alert_stats(
             where = [Alert.started_at >= first]
             if areas is not None:
                 where.append(Alert.area_id.in_(sorted(areas)))
-            hour = _hour_of(s.bind.dialect.name).label("hour")
+            hour = _hour_of(services.db.dialect).label("hour")
             # One pass over the window's index range; a separate count per status made
             # SQLite scan the whole status index (4x slower at a million alerts).
             rows = (await s.execute(select(hour, Alert.kind, Alert.status, func.count())
@@ -180,7 +180,8 @@ def _detector_totals(services: Services) -> dict[str, float]:
     if analysis is None:
         return {}
     st = analysis.stats
-    totals = {"frames": st.frames, "motion": st.with_motion, "busy": st.detector_busy}
+    totals: dict[str, float] = {"frames": st.frames, "motion": st.with_motion,
+                                "busy": st.detector_busy}
     if analysis.detector is not None:
         ds = analysis.detector.stats
         totals |= {"images": ds.images, "batches": ds.batches, "busy_s": ds.busy_s}

@@ -40,7 +40,7 @@ def record_anonymous(session: AsyncSession, username: str, action: str, source_i
 def query(*, actor: str | None = None, action: str | None = None,
           target_type: str | None = None, target_id: str | None = None,
           since: datetime | None = None, until: datetime | None = None,
-          before_id: int | None = None, limit: int = 100) -> Select[tuple[AuditEntry]]:
+          before_id: int | None = None, limit: int = 100) -> Select[AuditEntry]:
     """Newest first; page with *before_id* = the last id of the previous page."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if actor:

@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc import (
     RTCConfiguration,
@@ -81,7 +83,7 @@ class LiveRelay:
         self._feeds: dict[str, _Feed] = {}
         self._sessions: dict[str, LiveSession] = {}
         self._opening: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._closed = False
         self.reader_opens = 0  # RTSP sessions opened for live viewers since the start
 
@@ -219,7 +221,10 @@ class LiveRelay:
         try:
             player = await asyncio.wait_for(asyncio.to_thread(
                 MediaPlayer, url, options={"rtsp_transport": "tcp", "fflags": "nobuffer"},
-                timeout=(lim.open_timeout_s, lim.read_timeout_s), decode=False),
+                # aiortc annotates timeout as int, but hands it to av.open, which also
+                # takes an (open, read) pair of seconds.
+                timeout=(lim.open_timeout_s, lim.read_timeout_s),  # type: ignore[arg-type]
+                decode=False),
                 lim.open_timeout_s + 2)
         except TimeoutError as exc:
             raise Conflict(f"Camera '{camera_id}' did not answer within "
@@ -269,15 +274,16 @@ class LiveRelay:
         MediaStreamTrack.stop(source)
         await asyncio.to_thread(source.stop)
         # The relay may still wait for a packet that will not come: wake it to finish.
-        # (aiortc has no public way to end a MediaPlayer track's queue.)
+        # (aiortc has no public way to end a MediaPlayer track's queue, and types the track
+        # as a plain MediaStreamTrack: _queue is its PlayerStreamTrack's private attribute.)
         with contextlib.suppress(Exception):
             source._queue.put_nowait(None)  # type: ignore[attr-defined]
         log.info("live reader closed", camera_id=feed.camera_id)
 
     # -- lifetime ----------------------------------------------------------------------------
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -168,10 +168,11 @@ class Viewer:
 def _status(fleet: Any, camera_id: str, now: float) -> dict[str, Any]:
     if fleet is None:
         return {"state": "unknown", "last_error": "Ingest is switched off on this server.",
-                "age_s": None}
+                "reason": "ingest_off", "age_s": None}
     health = fleet.health(camera_id)
     frame = fleet.hub.latest(camera_id)
     return {"state": health["state"], "last_error": health.get("last_error"),
+            "reason": health.get("reason"),
             "age_s": round(max(0.0, now - frame.captured_at), 1) if frame else None}
 
 

@@ -3,6 +3,7 @@ stored encrypted and never shown again after creation."""
 
 from __future__ import annotations
 
+import builtins
 import secrets as token_source
 from datetime import UTC, datetime
 from typing import Any
@@ -118,7 +119,7 @@ class WebhookStore:
             await s.commit()
 
     async def deliveries(self, sub_id: int, status: str | None, before_id: int | None,
-                         limit: int) -> list[DeliveryOut]:
+                         limit: int) -> builtins.list[DeliveryOut]:
         await self.get(sub_id)
         stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id) \
             .order_by(WebhookDelivery.id.desc()).limit(limit)

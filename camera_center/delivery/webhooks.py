@@ -34,7 +34,7 @@ from camera_center.events import EventBus
 from camera_center.logs import get_logger
 from camera_center.registry.areas import descendants, tree_pairs
 from camera_center.settings import WebhookSettings
-from camera_center.storage.engine import Database
+from camera_center.storage.engine import Database, rowcount
 from ingest.backoff import Backoff
 
 log = get_logger(__name__)
@@ -151,7 +151,7 @@ class WebhookDispatcher:
             result = await s.execute(delete(WebhookDelivery).where(
                 WebhookDelivery.status != "pending", WebhookDelivery.created_at < before))
             await s.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     async def send_due(self) -> int:
         now = datetime.now(UTC)

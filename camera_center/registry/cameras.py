@@ -7,6 +7,7 @@ returned to clients goes through :func:`to_out`, which masks URLs.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +138,7 @@ class CameraRegistry:
             detection = await s.scalar(select(Camera.detection).where(Camera.id == camera_id))
         return None if detection is None else dict(detection)
 
-    async def all_ids(self) -> list[str]:
+    async def all_ids(self) -> builtins.list[str]:
         async with self.db.session() as s:
             return list((await s.scalars(select(Camera.id).order_by(Camera.id))).all())
 
@@ -155,7 +156,7 @@ class CameraRegistry:
             if other:
                 raise Conflict(f"Camera '{other}' already has the name '{name}'.")
 
-    def apply_values(self, cam: Camera, values: dict[str, Any]) -> list[str]:
+    def apply_values(self, cam: Camera, values: dict[str, Any]) -> builtins.list[str]:
         """Set *values* (validated, API field names) on *cam*; return the changed fields."""
         values = dict(values)
         password_given = "password" in values

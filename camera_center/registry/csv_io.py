@@ -134,7 +134,7 @@ async def import_cameras(registry: CameraRegistry, raw: bytes, who: Principal, *
                                                    errors=["more cells than columns"]))
                     continue
                 values, errors = _parse_row(row)
-                cam_id = values.get("id")
+                cam_id: str | None = values.get("id")
                 validated: CameraCreate | None = None
                 if not errors:
                     try:
@@ -152,6 +152,7 @@ async def import_cameras(registry: CameraRegistry, raw: bytes, who: Principal, *
                     results.append(ImportRowResult(row=line, id=cam_id,
                                                    status=ImportStatus.ERROR, errors=errors))
                     continue
+                cam_id = validated.id  # the same cell, now known to be a valid id
                 seen_ids[cam_id] = line
                 # Only the columns present in the file change; an empty password cell
                 # keeps the stored password (exports never contain one).

@@ -175,12 +175,12 @@ class CameraRules:
                     out.append(Firing(rule, at, t.label, t.score, t.box, t.track_id,
                                       {"direction": direction}))
                 continue
-            inside = rule.zone is None or contains(rule.zone, point)
+            in_zone = rule.zone is None or contains(rule.zone, point)
             if rule.kind == "intrusion":
-                if inside and t.track_id not in state.fired_tracks:
+                if in_zone and t.track_id not in state.fired_tracks:
                     out.append(Firing(rule, at, t.label, t.score, t.box, t.track_id))
             elif rule.kind == "loitering":
-                if not inside:
+                if not in_zone:
                     state.entered.pop(t.track_id, None)
                     continue
                 entered = state.entered.setdefault(t.track_id, at)

@@ -44,7 +44,7 @@ def to_spec(rule: Rule) -> RuleSpec:
         schedule = Schedule(days=frozenset(f["schedule"]["days"]), start=start, end=end)
     return RuleSpec(
         id=rule.id, camera_id=rule.camera_id, kind=rule.kind, name=rule.name,
-        zone=tuple(tuple(p) for p in f["zone"]) if f["zone"] else None,  # type: ignore[misc]
+        zone=tuple(tuple(p) for p in f["zone"]) if f["zone"] else None,
         line=Line(tuple(f["line"][0]), tuple(f["line"][1])) if f["line"] else None,
         direction=f["direction"], classes=frozenset(f["classes"]), min_score=f["min_score"],
         dwell_s=f["dwell_s"], min_count=f["min_count"], cooldown_s=f["cooldown_s"],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +32,16 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+def rowcount(result: Result[*_Ts]) -> int:
+    """The rows a DELETE or UPDATE matched. Session.execute answers those with a
+    CursorResult, though it is typed as the plain Result of a SELECT."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
 
 
 class Database:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy import func, select
@@ -49,7 +50,8 @@ class ViewStore:
             raise NotFound(f"View {view_id} does not exist.")
         return view
 
-    async def _check_cameras(self, who: Principal, camera_ids: list[str]) -> list[str]:
+    async def _check_cameras(self, who: Principal,
+                             camera_ids: builtins.list[str]) -> builtins.list[str]:
         if not camera_ids:
             return []
         visible, _total = await self.cameras.list(who, limit=10**9)

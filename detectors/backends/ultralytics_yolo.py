@@ -45,7 +45,7 @@ class UltralyticsBackend:
                 "from https://github.com/ultralytics/assets/releases) or set "
                 "detector.model; the Docker image fetches it at build time")
         _offline()
-        from ultralytics import YOLO
+        from ultralytics.models import YOLO
 
         if config.runtime == "onnx" and path.suffix == ".pt":
             path = _exported_onnx(path, config)
@@ -70,7 +70,7 @@ class UltralyticsBackend:
 
 def _exported_onnx(weights: Path, config: DetectorConfig) -> Path:
     """The ONNX export of *weights* for this input size, made once and kept beside them."""
-    from ultralytics import YOLO
+    from ultralytics.models import YOLO
 
     target = weights.with_name(f"{weights.stem}-{config.imgsz}.onnx")
     if target.is_file() and target.stat().st_mtime >= weights.stat().st_mtime:

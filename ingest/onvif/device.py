@@ -88,7 +88,7 @@ def _auth_like(reason: str, codes: list[str]) -> bool:
         or "failedauthentication" in words
 
 
-class _Camera(ONVIFCamera):
+class _Camera(ONVIFCamera):  # type: ignore[misc]  # onvif-zeep-async has no type hints
     """ONVIFCamera whose HTTP sessions answer an HTTP Digest challenge when a device
     asks for one (on top of WS-Security), as many cameras do."""
 
@@ -204,9 +204,10 @@ class OnvifDevice:
     def _offset(reply: Any) -> float:
         utc = find(reply, "UTCDateTime")
         try:
-            parts = [int(float(text(utc, n) or "")) for n in
-                     ("Year", "Month", "Day", "Hour", "Minute", "Second")]
-            cam = dt.datetime(*parts, tzinfo=dt.UTC)  # type: ignore[misc]
+            year, month, day, hour, minute, second = (
+                int(float(text(utc, n) or "")) for n in
+                ("Year", "Month", "Day", "Hour", "Minute", "Second"))
+            cam = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
         except (ValueError, TypeError):
             return 0.0  # no usable clock: sign with ours and hope it is close
         return (cam - dt.datetime.now(dt.UTC)).total_seconds()
@@ -283,7 +284,8 @@ class OnvifDevice:
                                      f"{self.timeout_s:g} s.")
         if isinstance(cause, aiohttp.ClientConnectorError | ConnectionError | OSError):
             err = getattr(cause, "os_error", cause)
-            why = os.strerror(err.errno) if getattr(err, "errno", None) else "no connection"
+            code: int | None = getattr(err, "errno", None)
+            why = os.strerror(code) if code else "no connection"
             return DeviceUnreachable(f"Cannot reach {self.where}: {why.lower()}.")
         if isinstance(cause, zeep.exceptions.TransportError):
             if cause.status_code in (401, 403):

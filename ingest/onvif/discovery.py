@@ -202,7 +202,7 @@ class _Collector(asyncio.DatagramProtocol):
         self.found: dict[str, ProbeMatch] = {}
         self.full = asyncio.Event()
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         for match in parse_probe_matches(data[:65536], addr[0], self.message_id):
             key = match.endpoint or match.device_url or match.address
             self.found.setdefault(key, match)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.onvif.device import DEFAULT_TIMEOUT_S, OnvifDevice, find, local, number, text
+from ingest.onvif.device import DEFAULT_TIMEOUT_S as DEFAULT_TIMEOUT_S  # inspect()'s default
+from ingest.onvif.device import OnvifDevice, find, local, number, text
 from ingest.onvif.errors import DeviceFault, MalformedAnswer, NotSupported
 
 

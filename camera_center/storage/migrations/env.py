@@ -26,8 +26,15 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _database_url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # camera_center.storage.migrate always sets it
+        raise RuntimeError("the alembic config has no sqlalchemy.url")
+    return url
+
+
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(_database_url())
     try:
         async with engine.connect() as conn:
             await conn.run_sync(_run)

@@ -23,6 +23,7 @@ const REASONS = {
   connection_refused: { vi: "camera từ chối kết nối", en: "connection refused" },
   timeout: { vi: "không có phản hồi trong thời gian chờ", en: "no answer within the timeout" },
   no_decoder: { vi: "không có bộ giải mã cho chuẩn nén này", en: "no decoder for this codec" },
+  cannot_decode: { vi: "không giải mã được luồng video này", en: "cannot decode this video" },
   invalid_data: { vi: "luồng gửi dữ liệu hỏng", en: "the stream sent invalid data" },
   stream_ended: { vi: "luồng đã kết thúc", en: "the stream ended" },
   stream_error: { vi: "lỗi luồng video", en: "stream error" },
