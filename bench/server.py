@@ -26,7 +26,7 @@ class LiveServer:
         self.server = uvicorn.Server(uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, lifespan="on",
             # Open live streams (SSE, WebSockets) would hold a stop for their keep-alive.
-            timeout_graceful_shutdown=3, **UVICORN_OPTIONS))  # type: ignore[arg-type]
+            timeout_graceful_shutdown=3, **UVICORN_OPTIONS))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete,
                                        args=(self.server.serve(),), daemon=True)

@@ -21,7 +21,6 @@ import av.error
 import numpy as np
 
 from ingest.decode_policy import Action, DecodePolicy, PacketInfo
-from ingest.decode_policy import Activity as _Activity  # noqa: F401  (old name, kept for tests)
 from ingest.health import Reason, StreamHealth, StreamState
 from ingest.urls import mask_secrets_in_text
 

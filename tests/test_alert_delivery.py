@@ -32,6 +32,7 @@ from camera_center.registry.schemas import CameraCreate
 from camera_center.settings import Settings
 from camera_sim.process import SimProcess, free_port
 from tests.conftest import AREAS, PASSWORD, USERS
+from tests.waiting import wait_until
 
 
 def seed(srv: LiveServer) -> dict[str, str]:
@@ -231,13 +232,11 @@ def test_webhooks_deliver_every_alert_once_through_an_outage_and_a_restart(
             hook = r.json()
             assert "secret" not in json.dumps(hook).replace('"secret": null', "")
             sent = [raise_alert(srv, "du-live", i) for i in range(1, 4)]
-            deadline = time.monotonic() + 10
-            log: list[dict[str, Any]] = []
-            while time.monotonic() < deadline and not (
-                    log and all(d["attempts"] >= 2 for d in log)):
-                time.sleep(0.2)
-                log = httpx.get(f"{srv.url}/api/v1/webhooks/{hook['id']}/deliveries",
-                                headers=admin).json()["items"]
+            log: list[dict[str, Any]] = wait_until(
+                lambda: httpx.get(f"{srv.url}/api/v1/webhooks/{hook['id']}/deliveries",
+                                  headers=admin).json()["items"], 10,
+                "every delivery tried at least twice",
+                until=lambda log: log and all(d["attempts"] >= 2 for d in log), interval_s=0.2)
             assert len(log) == 3 and {d["status"] for d in log} == {"pending"}
             assert all(d["last_status_code"] == 503 for d in log)
         # The server stops with deliveries pending; the receiver comes back; a new
@@ -247,10 +246,9 @@ def test_webhooks_deliver_every_alert_once_through_an_outage_and_a_restart(
             tokens = seed(srv)
             admin = {"Authorization": f"Bearer {tokens['admin']}"}
             sent.append(raise_alert(srv, "yn-live", 9))
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and len({
-                    json.loads(b)["alert"]["id"] for _h, b in receiver.got}) < 4:
-                time.sleep(0.2)
+            wait_until(lambda: {json.loads(b)["alert"]["id"] for _h, b in receiver.got}, 15,
+                       "four alerts at the receiver", until=lambda ids: len(ids) >= 4,
+                       interval_s=0.2)
             log = httpx.get(f"{srv.url}/api/v1/webhooks/{hook['id']}/deliveries",
                             headers=admin).json()["items"]
         alert_ids = [json.loads(body)["alert"]["id"] for _h, body in receiver.got]
@@ -285,20 +283,20 @@ def test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_and_can_be_retrie
                                              headers=admin).json()
             raise_alert(srv, "du-live", 1)
             url = f"{srv.url}/api/v1/webhooks/{hook['id']}/deliveries"
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
+
+            def delivery() -> dict[str, Any]:
                 [d] = httpx.get(url, headers=admin).json()["items"] or [{"status": None}]
-                if d["status"] == "dead":
-                    break
-                time.sleep(0.2)
+                return d
+
+            d = wait_until(delivery, 10, "the delivery dead",
+                           until=lambda d: d["status"] == "dead", interval_s=0.2)
             assert d["status"] == "dead" and d["attempts"] == 3
             assert "503" in d["last_error"]
             receiver.down = False
             r = httpx.post(f"{url}/{d['id']}/retry", headers=admin)
             assert r.status_code == 200 and r.json()["status"] == "pending"
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not receiver.got:
-                time.sleep(0.2)
+            wait_until(lambda: receiver.got, 10, "the retried delivery at the receiver",
+                       interval_s=0.2)
             assert len(receiver.got) == 1
             r = httpx.post(f"{url}/{d['id']}/retry", headers=admin)
             assert r.status_code == 409 and "only dead deliveries" in r.json()["detail"]
@@ -324,16 +322,16 @@ class MqttListener:
     def wait_for(self, match: Callable[[str, bytes], bool], timeout: float = 20
                  ) -> tuple[str, bytes, bool]:
         """The first message, received so far or within *timeout*, that matches."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for message in self.seen:
-                if match(message[0], message[1]):
-                    return message
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no such MQTT message; got {[m[0] for m in self.seen]}")
+
+        def received() -> list[tuple[str, bytes, bool]]:
             with contextlib.suppress(queue.Empty):
-                self.seen.append(self.messages.get(timeout=left))
+                while True:
+                    self.seen.append(self.messages.get_nowait())
+            return self.seen
+
+        seen = wait_until(received, timeout, "a matching MQTT message",
+                          until=lambda seen: any(match(t, p) for t, p, _r in seen))
+        return next(m for m in seen if match(m[0], m[1]))
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -21,3 +21,13 @@ def test_next_delay_counts_attempts_and_reset_starts_over() -> None:
     assert backoff.attempts == 4
     backoff.reset()
     assert 0.5 <= backoff.next_delay() <= 1
+
+
+def test_backoff_grows_to_a_cap_with_jitter_and_resets() -> None:
+    backoff = Backoff(initial_s=1, cap_s=8, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(8)]
+    assert all(0.5 <= d <= 1 for d in delays[:1])
+    assert all(d <= 8 for d in delays) and max(delays) >= 4
+    assert len(set(delays)) == len(delays)  # jittered
+    backoff.reset()
+    assert backoff.next_delay() <= 1

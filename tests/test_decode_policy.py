@@ -472,3 +472,49 @@ def test_full_decode_without_room_feeds_the_decoder_and_holds_nothing() -> None:
     assert server.asked > 1  # frames came due, and found no room
     assert all(d.action is Action.DECODE_STREAM and not d.emit for d in decisions)
     assert not policy.holding
+
+
+# Figures from the simulator's scenes and real cameras.
+
+def test_activity_follows_packet_sizes_not_decoding() -> None:
+    activity = Activity()
+    for _gop in range(5):  # a still scene: tiny P-frames
+        activity.add(20_000, keyframe=True)
+        for _ in range(14):
+            activity.add(45, keyframe=False)
+    activity.add(20_000, keyframe=True)
+    assert not activity.active
+    for _ in range(14):  # someone walks in: P-frames grow
+        activity.add(2_500, keyframe=False)
+    activity.add(20_000, keyframe=True)
+    assert activity.active
+
+
+def test_activity_sees_a_small_figure_in_a_very_compressible_scene() -> None:
+    # P-frames of 64 bytes when still, ~180 while one person walks (the simulator's
+    # 640x360 intrusion scene): a margin in the hundreds of bytes would miss it.
+    activity = Activity()
+    for _gop in range(4):
+        activity.add(30_000, keyframe=True)
+        for _ in range(14):
+            activity.add(64, keyframe=False)
+    activity.add(30_000, keyframe=True)
+    assert not activity.active
+    for _ in range(14):
+        activity.add(180, keyframe=False)
+    activity.add(30_000, keyframe=True)
+    assert activity.active
+
+
+def test_a_keyframe_that_changes_size_at_once_is_worth_decoding() -> None:
+    activity = Activity()
+    for _gop in range(4):  # still scene, then the lens is covered: nothing moves after
+        activity.add(28_000, keyframe=True)
+        for _ in range(14):
+            activity.add(44, keyframe=False)
+    activity.add(2_000, keyframe=True)
+    assert activity.active
+    for _ in range(14):
+        activity.add(44, keyframe=False)
+    activity.add(2_000, keyframe=True)
+    assert not activity.active  # covered and still: back to the idle rate

@@ -15,6 +15,7 @@ from camera_center.settings import Settings
 from camera_sim.process import SimProcess
 from camera_sim.scenes import ZONE
 from tests.conftest import World, services_of
+from tests.waiting import wait_until
 
 EVERYWHERE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
 
@@ -56,11 +57,9 @@ def test_incidents_become_events_at_the_right_cameras(analysed: World, sim: SimP
     time.sleep(8)  # connected, references learned
     sim.fault("cam020", "stop", seconds=15)
 
-    deadline = time.monotonic() + 75
-    while time.monotonic() < deadline and not (
-            events(analysed, "cam017", "motion") and events(analysed, "cam019", "tamper")
-            and events(analysed, "cam020", "offline")):
-        time.sleep(1)
+    wait_until(lambda: events(analysed, "cam017", "motion") and events(analysed, "cam019", "tamper")
+               and events(analysed, "cam020", "offline"), 75,
+               "motion at cam017, tamper at cam019 and offline at cam020", interval_s=1)
 
     incidents = sim.timeline(started)["incidents"]
     entered = [i["at"] for i in incidents if i["camera_id"] == "cam017"
@@ -98,12 +97,10 @@ def test_incidents_become_events_at_the_right_cameras(analysed: World, sim: SimP
 
 
 def stored_alerts(world: World, at_least: int) -> list[dict]:
-    deadline = time.monotonic() + 10  # the alert service stores what analysis published
-    while True:
-        items = world.client.get("/api/v1/alerts", headers=world.admin).json()["items"]
-        if len(items) >= at_least or time.monotonic() > deadline:
-            return items
-        time.sleep(0.5)
+    # The alert service stores what analysis published.
+    return wait_until(
+        lambda: world.client.get("/api/v1/alerts", headers=world.admin).json()["items"], 10,
+        f"{at_least} stored alerts", until=lambda items: len(items) >= at_least, interval_s=0.5)
 
 
 def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_events(
@@ -120,11 +117,9 @@ def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_eve
                                     "zone": EVERYWHERE}])
         analysis = services_of(client).analysis
         assert analysis is not None and analysis.detector is not None
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and not events(world, "cam018", "intrusion"):
-            time.sleep(1)
-        fired = events(world, "cam018", "intrusion")
-        assert fired, analysis.stats
+        fired = wait_until(lambda: events(world, "cam018", "intrusion"), 45,
+                           lambda: f"an intrusion at cam018 (analysis: {analysis.stats})",
+                           interval_s=1)
         assert fired[0]["label"] == "person" and fired[0]["track_id"] is not None
         assert 0.7 < fired[0]["score"] < 0.75  # what the test model says
         # The still street never had motion, so it never cost a detection.
@@ -143,13 +138,13 @@ def test_an_alert_gets_a_clip_around_its_first_detection(
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         world = World(client)
         add(world, sim, "cam018", [{"kind": "motion", "name": "Toàn cảnh", "zone": EVERYWHERE}])
-        deadline = time.monotonic() + 60
-        alert: dict = {}
-        while time.monotonic() < deadline and not alert.get("has_clip"):
-            time.sleep(1)
+
+        def first_alert() -> dict:
             items = client.get("/api/v1/alerts", headers=world.admin).json()["items"]
-            alert = items[0] if items else {}
-        assert alert.get("has_clip"), alert
+            return items[0] if items else {}
+
+        alert = wait_until(first_alert, 60, "the first alert with its clip",
+                           until=lambda alert: alert.get("has_clip"), interval_s=1)
         r = client.get(f"/api/v1/alerts/{alert['id']}/clip", headers=world.admin)
         assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
         clip = tmp_path / "clip.mp4"

@@ -1,6 +1,5 @@
 """Ingest driven by the registry, seen through the API, against the real simulator."""
 
-import time
 from collections.abc import Callable, Iterator
 
 import cv2
@@ -12,6 +11,7 @@ from camera_center.app import create_app
 from camera_center.settings import Settings
 from camera_sim.process import SimProcess
 from tests.conftest import World, services_of
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("sim")
 
@@ -36,24 +36,18 @@ def health(world: World, cam: str, role: str = "admin") -> dict:
 
 
 def wait_state(world: World, cam: str, wanted: str, timeout_s: float = 20) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        h = health(world, cam)
-        if h["state"] == wanted:
-            return h
-        time.sleep(0.2)
-    raise AssertionError(f"{cam} not {wanted} in {timeout_s} s: {health(world, cam)}")
+    """The camera's health once its state is *wanted*."""
+    return wait_until(lambda: health(world, cam), timeout_s, f"{cam} {wanted}",
+                      until=lambda h: h["state"] == wanted, interval_s=0.2)
 
 
 def test_registered_camera_streams_and_serves_a_snapshot(live: World, sim: SimProcess) -> None:
     add_camera(live, sim, "cam021")
     h = wait_state(live, "cam021", "online")
     assert h["codec"] == "h264" and h["width"] == 640
-    deadline = time.monotonic() + 10
-    while (r := live.client.get("/api/v1/cameras/cam021/snapshot.jpg",
-                                headers=live.admin)).status_code != 200:
-        assert time.monotonic() < deadline, r.text
-        time.sleep(0.2)
+    r = wait_until(lambda: live.client.get("/api/v1/cameras/cam021/snapshot.jpg",
+                                           headers=live.admin), 10, "a snapshot of cam021",
+                   until=lambda r: r.status_code == 200, interval_s=0.2)
     assert r.headers["content-type"] == "image/jpeg"
     image = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (180, 320, 3)
@@ -81,10 +75,8 @@ def test_disable_enable_and_delete_take_effect_without_restart(live: World, sim:
     wait_state(live, "cam023", "online")
     fleet = services_of(live.client).fleet
     live.client.delete("/api/v1/cameras/cam023", headers=live.admin)
-    deadline = time.monotonic() + 5
-    while "cam023" in fleet.supervisor.camera_ids():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: "cam023" not in fleet.supervisor.camera_ids(), 5,
+               "cam023 gone from ingest", interval_s=0.1)
 
 
 def test_changing_the_stream_address_reconnects(live: World, sim: SimProcess) -> None:
@@ -103,13 +95,16 @@ def test_long_outage_raises_camera_offline_then_online(live: World, sim: SimProc
     add_camera(live, sim, "cam014")
     wait_state(live, "cam014", "online")
     sim.fault("cam014", "stop", seconds=8)
-    deadline = time.monotonic() + 25
     seen: list[tuple[str, str]] = []
-    while time.monotonic() < deadline and ("camera.online", "cam014") not in seen:
+
+    def drained() -> list[tuple[str, str]]:
         while not events.queue.empty():
             e = events.queue.get_nowait()
             seen.append((e.topic, e.id))
-        time.sleep(0.2)
+        return seen
+
+    wait_until(drained, 25, "camera.online for cam014 after its outage",
+               until=lambda s: ("camera.online", "cam014") in s, interval_s=0.2)
     assert seen[:2] == [("camera.offline", "cam014"), ("camera.online", "cam014")]
 
 

@@ -15,6 +15,7 @@ from camera_center.app import create_app
 from camera_center.settings import Settings
 from camera_sim.process import SimProcess
 from tests.conftest import SIM_CACHE, World, services_of
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -72,10 +73,8 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
         assert r.status_code == 201
     # Generous: with the simulator sharing two cores, a few cameras can need several
     # tries (the startup time itself is measured by bench.ingest).
-    deadline = time.monotonic() + 300
-    while online(server) < len(ids):
-        assert time.monotonic() < deadline, f"only {online(server)} of {len(ids)} online"
-        time.sleep(2)
+    wait_until(lambda: online(server), 300, f"all {len(ids)} cameras online",
+               until=lambda n: n >= len(ids), interval_s=2)
 
     fleet = services_of(c).fleet
     pids = [psutil.Process().pid, *fleet.supervisor.pids()]
@@ -97,18 +96,21 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
         big_sim.fault(cam, kind, **params)
     faults_at = time.monotonic()
     seen: dict[str, set[str]] = {cam: set() for cam in faulty}
+
+    def look() -> dict[str, set[str]]:
+        for cam in faulty:
+            seen[cam].add(c.get(f"/api/v1/cameras/{cam}/health",
+                                headers=server.admin).json()["state"])
+        return seen
+
     # With 400 streams on two cores the simulator runs behind real time, and a stall
     # shows only once the frames it had already queued are read (20-40 s here): stall
     # long and watch long enough to see each state (runs here have seen it take over
     # 100 s when the machine was busier than usual).
-    end = time.monotonic() + 170
-    while time.monotonic() < end and not (
-            "stalled" in seen["cam101"] and "offline" in seen["cam103"]
-            and seen["cam105"] - {"online", "connecting"}):
-        for cam in faulty:
-            seen[cam].add(c.get(f"/api/v1/cameras/{cam}/health",
-                                headers=server.admin).json()["state"])
-        time.sleep(0.5)
+    wait_until(look, 170, "cam101 stalled, cam103 offline and cam105 down",
+               until=lambda seen: ("stalled" in seen["cam101"] and "offline" in seen["cam103"]
+                                   and seen["cam105"] - {"online", "connecting"}),
+               interval_s=0.5)
     assert "stalled" in seen["cam101"] and "offline" in seen["cam103"]
     # The refusing camera is reported down. (Whether its refusal reads as a 401 depends
     # on the simulator keeping up at this load: tests/test_ingest_faults.py checks the
@@ -116,17 +118,15 @@ def test_400_cameras_added_live_stay_up_through_faults_with_flat_memory(
     assert seen["cam105"] - {"online", "connecting"}
     # The others carry on: on a loaded two-core machine one of them may blip (a few
     # seconds without data, then a reconnect), so they get a short while to be all up.
-    carry_on = time.monotonic() + 30
-    while online(server) < len(ids) - len(faulty):
-        assert time.monotonic() < carry_on, f"only {online(server)} of {len(ids)} online"
-        time.sleep(1)
+    wait_until(lambda: online(server), 30, f"{len(ids) - len(faulty)} cameras online",
+               until=lambda n: n >= len(ids) - len(faulty), interval_s=1)
 
     time.sleep(15)
     after = statistics.median(rss_sample(pids, seconds=20))
     assert after < before * 1.1 + 30, f"memory grew from {before:.0f} MB to {after:.0f} MB"
     # cam101 stalls for 150 s from the injection: it can only come back after that.
-    deadline = max(time.monotonic() + 60, faults_at + 150 + 60)
-    while online(server) < len(ids) - 1:  # cam105's refusal backs off for minutes
-        assert time.monotonic() < deadline, "faulty cameras did not recover"
-        time.sleep(2)
+    recover_s = max(60, faults_at + 150 + 60 - time.monotonic())
+    wait_until(lambda: online(server), recover_s, "the faulty cameras back online",
+               until=lambda n: n >= len(ids) - 1,  # cam105's refusal backs off for minutes
+               interval_s=2)
     assert httpx.get(f"{big_sim.control}/status").status_code == 200

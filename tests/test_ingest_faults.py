@@ -20,6 +20,7 @@ from ingest.packets import PacketRing
 from ingest.rtsp import Frame, ReaderOptions
 from ingest.supervisor import CameraStream, ReaderPool, Supervisor, SupervisorOptions
 from ingest.workers import ShardedSupervisor
+from tests.waiting import wait_until
 
 FAST = SupervisorOptions(reader=ReaderOptions(open_timeout_s=4, read_timeout_s=3),
                          backoff_initial_s=0.3, backoff_cap_s=1.5,
@@ -52,15 +53,6 @@ def supervisor(frames: Recorder) -> Iterator[Supervisor]:
     sup.stop_all(join_timeout_s=5)
 
 
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if check():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
-
-
 def state(sup: ReaderPool, cam: str) -> StreamState:
     health = sup.health(cam)
     assert health is not None
@@ -71,7 +63,8 @@ def watch(sup: ReaderPool, sim: SimProcess, *cams: str) -> None:
     for cam in cams:
         sup.apply(CameraStream(cam, sim.url(cam)))
     for cam in cams:
-        wait_for(lambda c=cam: state(sup, c) is StreamState.ONLINE, 20, f"{cam} online")
+        wait_until(lambda c=cam: state(sup, c) is StreamState.ONLINE, 20, f"{cam} online",
+                   interval_s=0.1)
 
 
 def gated(see_packet: Callable[[av.Packet], None], frame_wanted: Callable[[], bool]
@@ -89,13 +82,14 @@ def test_h264_h265_and_password_cameras_stream_frames(sim: SimProcess, superviso
     watch(supervisor, sim, "cam001", "cam002")
     supervisor.apply(CameraStream("cam003", sim.url("cam003", credentials=f"{SIM_USERNAME}:"
                                                                           f"{SIM_PASSWORD}")))
-    wait_for(lambda: all(frames.count(c) >= 1 for c in ("cam001", "cam002", "cam003")), 20,
-             "a frame from each camera")
+    wait_until(lambda: all(frames.count(c) >= 1 for c in ("cam001", "cam002", "cam003")), 20,
+               "a frame from each camera", interval_s=0.1)
     h265 = supervisor.health("cam002").snapshot()
     assert h265["codec"] == "hevc" and h265["width"] == 640 and h265["height"] == 360
     frame = frames.frames["cam001"][0]
     assert frame.image.shape == (180, 320, 3) and frame.keyframe
-    wait_for(lambda: (supervisor.health("cam001").keyframe_interval_s or 0) > 0, 5, "GOP seen")
+    wait_until(lambda: (supervisor.health("cam001").keyframe_interval_s or 0) > 0, 5, "GOP seen",
+               interval_s=0.1)
     h264 = supervisor.health("cam001").snapshot()
     assert 12 <= h264["fps_in"] <= 18 and h264["keyframe_interval_s"] == pytest.approx(1, 0.1)
 
@@ -103,7 +97,8 @@ def test_h264_h265_and_password_cameras_stream_frames(sim: SimProcess, superviso
 def test_wrong_password_is_an_auth_failure_without_a_retry_storm(sim: SimProcess,
                                                                  supervisor: Supervisor) -> None:
     supervisor.apply(CameraStream("cam003", sim.url("cam003", credentials="admin:wrong-one")))
-    wait_for(lambda: state(supervisor, "cam003") is StreamState.AUTH_FAILED, 15, "auth_failed")
+    wait_until(lambda: state(supervisor, "cam003") is StreamState.AUTH_FAILED, 15, "auth_failed",
+               interval_s=0.1)
     health = supervisor.health("cam003")
     assert health.last_error == "the camera refused the credentials (401)"
     time.sleep(3)
@@ -115,22 +110,26 @@ def test_stalled_camera_is_marked_stalled_within_10_s(sim: SimProcess, superviso
                                                       ) -> None:
     watch(supervisor, sim, "cam004", "cam005")
     sim.fault("cam004", "stall", seconds=12)
-    took = wait_for(lambda: state(supervisor, "cam004") is StreamState.STALLED, 10, "stalled")
-    assert took <= 10
+    started = time.monotonic()
+    wait_until(lambda: state(supervisor, "cam004") is StreamState.STALLED, 10, "stalled",
+               interval_s=0.1)
+    assert time.monotonic() - started <= 10
     assert "no data" in supervisor.health("cam004").last_error
     assert state(supervisor, "cam005") is StreamState.ONLINE
-    wait_for(lambda: state(supervisor, "cam004") is StreamState.ONLINE, 25, "back online")
+    wait_until(lambda: state(supervisor, "cam004") is StreamState.ONLINE, 25, "back online",
+               interval_s=0.1)
 
 
 def test_camera_that_goes_dark_is_offline_then_recovers(sim: SimProcess, supervisor: Supervisor
                                                         ) -> None:
     watch(supervisor, sim, "cam006", "cam007")
     sim.fault("cam006", "stop", seconds=5)
-    wait_for(lambda: state(supervisor, "cam006") in (StreamState.OFFLINE, StreamState.CONNECTING)
-             and supervisor.health("cam006").failures > 0, 10, "offline")
+    wait_until(lambda: state(supervisor, "cam006") in (StreamState.OFFLINE, StreamState.CONNECTING)
+               and supervisor.health("cam006").failures > 0, 10, "offline", interval_s=0.1)
     assert supervisor.health("cam006").last_error
     assert state(supervisor, "cam007") is StreamState.ONLINE
-    wait_for(lambda: state(supervisor, "cam006") is StreamState.ONLINE, 25, "recovered")
+    wait_until(lambda: state(supervisor, "cam006") is StreamState.ONLINE, 25, "recovered",
+               interval_s=0.1)
 
 
 def test_garbage_bytes_do_not_stop_the_camera_or_the_others(sim: SimProcess,
@@ -140,17 +139,17 @@ def test_garbage_bytes_do_not_stop_the_camera_or_the_others(sim: SimProcess,
     sim.fault("cam008", "garbage", frames=45)
     time.sleep(4)
     before = frames.count("cam008")
-    wait_for(lambda: state(supervisor, "cam008") is StreamState.ONLINE
-             and frames.count("cam008") > before, 30, "clean frames again")
+    wait_until(lambda: state(supervisor, "cam008") is StreamState.ONLINE
+               and frames.count("cam008") > before, 30, "clean frames again", interval_s=0.1)
     assert state(supervisor, "cam009") is StreamState.ONLINE
 
 
 def test_resolution_change_mid_stream_is_followed(sim: SimProcess, supervisor: Supervisor,
                                                   frames: Recorder) -> None:
     watch(supervisor, sim, "cam010")
-    wait_for(lambda: frames.count("cam010") >= 1, 10, "first frame")
+    wait_until(lambda: frames.count("cam010") >= 1, 10, "first frame", interval_s=0.1)
     sim.fault("cam010", "resolution")
-    wait_for(lambda: supervisor.health("cam010").width == 480, 20, "new size")
+    wait_until(lambda: supervisor.health("cam010").width == 480, 20, "new size", interval_s=0.1)
     assert frames.frames["cam010"][-1].source_width == 480
     assert frames.frames["cam010"][-1].image.shape[1] == 320  # analysis size unchanged
 
@@ -159,24 +158,28 @@ def test_camera_refusing_us_is_reported_as_auth_failed(sim: SimProcess, supervis
                                                        ) -> None:
     watch(supervisor, sim, "cam011")
     sim.fault("cam011", "refuse", seconds=20)
-    wait_for(lambda: state(supervisor, "cam011") is StreamState.AUTH_FAILED, 15, "auth_failed")
+    wait_until(lambda: state(supervisor, "cam011") is StreamState.AUTH_FAILED, 15, "auth_failed",
+               interval_s=0.1)
 
 
 def test_slow_starting_camera_comes_online(sim: SimProcess, supervisor: Supervisor) -> None:
     sim.fault("cam012", "slow_start", seconds=2)
     supervisor.apply(CameraStream("cam012", sim.url("cam012")))
-    wait_for(lambda: state(supervisor, "cam012") is StreamState.ONLINE, 20, "online")
+    wait_until(lambda: state(supervisor, "cam012") is StreamState.ONLINE, 20, "online",
+               interval_s=0.1)
 
 
 def test_unreachable_camera_is_offline_with_a_reason(supervisor: Supervisor) -> None:
     supervisor.apply(CameraStream("cam900", "rtsp://127.0.0.1:9/nothing"))
-    wait_for(lambda: state(supervisor, "cam900") is StreamState.OFFLINE, 10, "offline")
+    wait_until(lambda: state(supervisor, "cam900") is StreamState.OFFLINE, 10, "offline",
+               interval_s=0.1)
     assert supervisor.health("cam900").last_error == "connection refused"
 
 
 def test_unknown_mount_is_offline_not_a_crash(sim: SimProcess, supervisor: Supervisor) -> None:
     supervisor.apply(CameraStream("cam901", sim.url("no-such-camera")))
-    wait_for(lambda: state(supervisor, "cam901") is StreamState.OFFLINE, 10, "offline")
+    wait_until(lambda: state(supervisor, "cam901") is StreamState.OFFLINE, 10, "offline",
+               interval_s=0.1)
     assert "404" in supervisor.health("cam901").last_error
 
 
@@ -185,13 +188,14 @@ def test_codec_the_decoder_lacks_is_unsupported_and_not_retried_in_a_storm(
     # The simulator's "vendor" stream: the same video in a payload no standard client knows.
     supervisor.apply(CameraStream("cam902", sim.url("cam020", "vendor")))
     watch(supervisor, sim, "cam024")
-    wait_for(lambda: state(supervisor, "cam902") is StreamState.UNSUPPORTED, 15, "unsupported")
+    wait_until(lambda: state(supervisor, "cam902") is StreamState.UNSUPPORTED, 15, "unsupported",
+               interval_s=0.1)
     health = supervisor.health("cam902")
     assert "codec" in health.last_error and "rtsp://" not in health.last_error
     attempts = health.attempts
     time.sleep(4)
     assert supervisor.health("cam902").attempts <= attempts + 1  # backs off, no storm
-    wait_for(lambda: frames.count("cam024") >= 1, 15, "the other camera's frames")
+    wait_until(lambda: frames.count("cam024") >= 1, 15, "the other camera's frames", interval_s=0.1)
     assert frames.count("cam902") == 0
 
 
@@ -225,7 +229,7 @@ def test_a_covered_lens_the_server_was_too_busy_for_is_seen_once_it_has_room(
     try:
         watch(sup, sim, "cam019")
         loop_s = SCENES["tamper"].duration_s
-        wait_for(lambda: busy["since"] > 0, loop_s + 10, "a covering keyframe")
+        wait_until(lambda: busy["since"] > 0, loop_s + 10, "a covering keyframe", interval_s=0.1)
         covered_at = busy["since"]
         time.sleep(2)
         # Covered: a dark, featureless picture (the open street is far brighter).
@@ -269,7 +273,7 @@ def test_packets_reach_other_consumers_without_decoding_twice(sim: SimProcess) -
     sup = Supervisor(decoded, FAST, packet_sink_for=lambda cam: ring if cam == "cam016" else None)
     try:
         sup.apply(CameraStream("cam016", sim.url("cam016")))
-        wait_for(lambda: len(ring) > 75, 20, "packets in the ring")
+        wait_until(lambda: len(ring) > 75, 20, "packets in the ring", interval_s=0.1)
         packets = ring.since(time.time() - 2)
         assert packets[0].keyframe
         assert 2 <= packets[-1].arrived_at - packets[0].arrived_at <= 3.5
@@ -286,7 +290,7 @@ def test_packets_read_in_a_worker_process_make_a_clip_without_decoding(
     sup = ShardedSupervisor(Recorder(), options, workers=1)
     try:
         sup.apply(CameraStream("cam015", sim.url("cam015")))
-        wait_for(lambda: state(sup, "cam015") is StreamState.ONLINE, 20, "online")
+        wait_until(lambda: state(sup, "cam015") is StreamState.ONLINE, 20, "online", interval_s=0.1)
         time.sleep(4)
         packets = sup.recent_packets("cam015", time.time() - 3)
         assert packets and packets[0].keyframe
@@ -320,10 +324,11 @@ def test_a_dead_reader_process_is_replaced_and_its_cameras_return(sim: SimProces
     try:
         watch(sup, sim, "cam021", "cam022")
         os.kill(sup.pids()[0], signal.SIGKILL)  # e.g. a decoder crash on bad input
-        wait_for(lambda: state(sup, "cam021") is StreamState.OFFLINE, 10, "marked down")
+        wait_until(lambda: state(sup, "cam021") is StreamState.OFFLINE, 10, "marked down",
+                   interval_s=0.1)
         assert "reader process" in sup.health("cam021").last_error
-        wait_for(lambda: all(state(sup, c) is StreamState.ONLINE for c in ("cam021", "cam022")),
-                 30, "back online in a new process")
+        wait_until(lambda: all(state(sup, c) is StreamState.ONLINE for c in ("cam021", "cam022")),
+                   30, "back online in a new process", interval_s=0.1)
         assert sup.restarts == 1
     finally:
         sup.stop_all(join_timeout_s=5)
@@ -340,7 +345,8 @@ def test_reader_that_falls_behind_live_drops_the_backlog_and_catches_up(
     try:
         watch(slow, sim, "cam004")
         watch(steady, sim, "cam005")
-        wait_for(lambda: slow.health("cam004").catchups >= 1, 30, "a catch-up reconnect")
+        wait_until(lambda: slow.health("cam004").catchups >= 1, 30, "a catch-up reconnect",
+                   interval_s=0.1)
         assert "behind live" in (slow.health("cam004").last_error or "")
         lags = []
         for _ in range(20):

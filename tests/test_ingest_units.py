@@ -1,87 +1,49 @@
-"""Reader building blocks: error words, activity from packet sizes, backoff, frame hub."""
+"""Reader building blocks: error words, health, frame hub, the decode-grant pipe."""
 
 import asyncio
 import multiprocessing as mp
-import random
 import threading
 import time
 
 import av.error
 import numpy as np
 
-from ingest.backoff import Backoff
 from ingest.framehub import FrameHub
-from ingest.health import StreamHealth, StreamState
-from ingest.rtsp import Frame, _Activity, explain
+from ingest.health import Reason, StreamHealth, StreamState
+from ingest.rtsp import Frame, explain
 from ingest.workers import _Sender
 
 
-def test_errors_become_states_and_words_without_the_url() -> None:
+def test_errors_become_states_reasons_and_words_without_the_url() -> None:
     url = "rtsp://admin:Secret-99@127.0.0.1/x"
     cases = [
-        (av.error.HTTPUnauthorizedError(401, "Unauthorized", url), StreamState.AUTH_FAILED),
-        (av.error.DecoderNotFoundError(1, "no decoder", url), StreamState.UNSUPPORTED),
-        (ConnectionRefusedError(111, "Connection refused", url), StreamState.OFFLINE),
-        (av.error.ExitError(1, "Immediate exit requested", url), StreamState.OFFLINE),
+        (av.error.HTTPUnauthorizedError(401, "Unauthorized", url), StreamState.AUTH_FAILED,
+         Reason.CREDENTIALS_REFUSED),
+        (av.error.HTTPNotFoundError(404, "Not Found", url), StreamState.OFFLINE,
+         Reason.NO_SUCH_STREAM),
+        (av.error.DecoderNotFoundError(1, "no decoder", url), StreamState.UNSUPPORTED,
+         Reason.NO_DECODER),
+        (ConnectionRefusedError(111, "Connection refused", url), StreamState.OFFLINE,
+         Reason.CONNECTION_REFUSED),
+        (av.error.ExitError(1, "Immediate exit requested", url), StreamState.OFFLINE,
+         Reason.TIMEOUT),
+        (OSError(113, "No route to host", url), StreamState.OFFLINE, Reason.NETWORK_ERROR),
     ]
-    for exc, wanted in cases:
+    for exc, state, reason in cases:
         err = explain(exc)
-        assert err.state is wanted
+        assert (err.state, err.reason) == (state, reason)
         assert "Secret-99" not in err.message and "rtsp://" not in err.message
 
 
-def test_activity_follows_packet_sizes_not_decoding() -> None:
-    activity = _Activity()
-    for _gop in range(5):  # a still scene: tiny P-frames
-        activity.add(20_000, keyframe=True)
-        for _ in range(14):
-            activity.add(45, keyframe=False)
-    activity.add(20_000, keyframe=True)
-    assert not activity.active
-    for _ in range(14):  # someone walks in: P-frames grow
-        activity.add(2_500, keyframe=False)
-    activity.add(20_000, keyframe=True)
-    assert activity.active
-
-
-def test_activity_sees_a_small_figure_in_a_very_compressible_scene() -> None:
-    # P-frames of 64 bytes when still, ~180 while one person walks (the simulator's
-    # 640x360 intrusion scene): a margin in the hundreds of bytes would miss it.
-    activity = _Activity()
-    for _gop in range(4):
-        activity.add(30_000, keyframe=True)
-        for _ in range(14):
-            activity.add(64, keyframe=False)
-    activity.add(30_000, keyframe=True)
-    assert not activity.active
-    for _ in range(14):
-        activity.add(180, keyframe=False)
-    activity.add(30_000, keyframe=True)
-    assert activity.active
-
-
-def test_a_keyframe_that_changes_size_at_once_is_worth_decoding() -> None:
-    activity = _Activity()
-    for _gop in range(4):  # still scene, then the lens is covered: nothing moves after
-        activity.add(28_000, keyframe=True)
-        for _ in range(14):
-            activity.add(44, keyframe=False)
-    activity.add(2_000, keyframe=True)
-    assert activity.active
-    for _ in range(14):
-        activity.add(44, keyframe=False)
-    activity.add(2_000, keyframe=True)
-    assert not activity.active  # covered and still: back to the idle rate
-
-
-def test_backoff_grows_to_a_cap_with_jitter_and_resets() -> None:
-    backoff = Backoff(initial_s=1, cap_s=8, rng=random.Random(1))
-    delays = [backoff.next_delay() for _ in range(8)]
-    assert all(0.5 <= d <= 1 for d in delays[:1])
-    assert all(d <= 8 for d in delays) and max(delays) >= 4
-    assert len(set(delays)) == len(delays)  # jittered
-    backoff.reset()
-    assert backoff.next_delay() <= 1
+def test_health_carries_the_reason_code_until_the_camera_is_back() -> None:
+    health = StreamHealth()
+    health.set_state(StreamState.OFFLINE, "the camera has no such stream (404)",
+                     Reason.NO_SUCH_STREAM)
+    assert health.snapshot()["reason"] == "no_such_stream"
+    health.set_state(StreamState.CONNECTING)  # retrying keeps showing why it is down
+    assert health.snapshot()["reason"] == "no_such_stream"
+    health.set_state(StreamState.ONLINE)
+    assert health.snapshot()["reason"] is None and health.last_error is None
 
 
 def test_health_remembers_how_long_a_camera_has_been_down() -> None:

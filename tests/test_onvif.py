@@ -30,6 +30,7 @@ from camera_center.auth.roles import system_principal
 from camera_center.registry.models import Camera
 from camera_center.settings import load_settings
 from tests.conftest import World, call, camera_body, services_of
+from tests.waiting import wait_until
 
 CAM_USER, CAM_PASSWORD = "admin", "Cam-secret-77"
 _NET = 10 + os.getpid() % 200  # third octet: parallel runs do not collide
@@ -81,15 +82,10 @@ def _cleanup_net() -> None:
     subprocess.run(["ip", "link", "del", f"{VETH}h"], capture_output=True, timeout=10)
 
 
-def _wait_port(host: str, port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
+def _port_open(host: str, port: int) -> bool:
+    """True once something listens there (OSError until then)."""
+    with socket.create_connection((host, port), timeout=0.5):
+        return True
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +115,11 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         # ONVIF answers first; ipycam starts its RTSP server after probing for go2rtc.
         for port, what in ((8080, "ONVIF"), (8554, "RTSP")):
-            if not _wait_port(CAM_IP, port, 30):
-                pytest.fail(f"ipycam's {what} port did not open: "
+            try:
+                wait_until(lambda p=port: _port_open(CAM_IP, p), 30, f"ipycam's {what} port",
+                           ignore=(OSError,), interval_s=0.2)
+            except AssertionError as exc:
+                pytest.fail(f"ipycam's {what} port did not open ({exc}): "
                             f"{(work / 'camera.log').read_text()[-2000:]}")
         yield CAM_IP
     finally:
@@ -248,11 +247,10 @@ def test_registered_camera_streams_through_ingest(world: World, registered: str)
     stored = call(world.client, services_of(world.client).cameras.get,
                   system_principal("test"), registered)
     assert isinstance(stored, Camera) and CAM_PASSWORD not in (stored.password_enc or "")
-    deadline = time.monotonic() + 25
-    while (health := world.client.get(f"/api/v1/cameras/{registered}/health",
-                                      headers=world.admin).json())["state"] != "online":
-        assert time.monotonic() < deadline, health
-        time.sleep(0.3)
+    health = wait_until(lambda: world.client.get(f"/api/v1/cameras/{registered}/health",
+                                                 headers=world.admin).json(), 25,
+                        f"{registered} online", until=lambda h: h["state"] == "online",
+                        interval_s=0.3)
     assert (health["width"], health["height"]) == (320, 180)  # the sub stream is analysed
 
 

@@ -13,6 +13,7 @@ import cv2
 import httpx
 
 from camera_sim.process import SimProcess
+from tests.waiting import wait_until
 
 
 def ffprobe(url: str) -> dict:
@@ -81,13 +82,9 @@ def test_scripted_incident_is_logged_with_its_time(sim: SimProcess) -> None:
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     try:
-        deadline = time.time() + 25
-        found = []
-        while time.time() < deadline and not found:
-            time.sleep(0.5)
-            found = [i for i in sim.timeline(started)["incidents"]
-                     if i["camera_id"] == "cam017" and i["kind"] == "zone_enter"]
-        assert found, "no zone_enter incident for the intrusion camera"
+        found = wait_until(lambda: [i for i in sim.timeline(started)["incidents"]
+                                    if i["camera_id"] == "cam017" and i["kind"] == "zone_enter"],
+                           25, "a zone_enter incident for the intrusion camera", interval_s=0.5)
         incident = found[0]
         assert incident["zone"] == "cong-truoc" and incident["box"] == [0.55, 0.55, 0.95, 0.95]
         assert started < incident["at"] < time.time() + 1

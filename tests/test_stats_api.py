@@ -1,7 +1,6 @@
 """Dashboard figures: alerts per hour and per kind (counted in the database, within the
 caller's areas) and the ingest and detector load, for staff only."""
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from camera_center.alerts.store import Candidate
 from camera_center.app import create_app
 from camera_sim.process import SimProcess
 from tests.conftest import World, call, login, services_of
+from tests.waiting import wait_until
 
 # The hour buckets are SQL of each dialect: check both.
 both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
@@ -111,15 +111,13 @@ def test_load_reports_decoded_and_analysed_frames_of_a_live_camera(
             "detection": {"fps": 5}})
         assert r.status_code == 201, r.text
         operator = login(client, "operator.du")
-        deadline = time.monotonic() + 30
-        while True:
-            body = client.get("/api/v1/stats/load", headers=operator).json()
-            rate = body["ingest"]["decoded_frames_per_s"]
-            if body["ingest"]["states"].get("online") == 1 and rate \
-                    and body["detector"]["analysed_frames_per_s"]:
-                break
-            assert time.monotonic() < deadline, body
-            time.sleep(1.2)
+        body = wait_until(
+            lambda: client.get("/api/v1/stats/load", headers=operator).json(), 30,
+            "du-load online, decoded and analysed",
+            until=lambda body: (body["ingest"]["states"].get("online") == 1
+                                and body["ingest"]["decoded_frames_per_s"]
+                                and body["detector"]["analysed_frames_per_s"]),
+            interval_s=1.2)
         assert body["ingest"]["cameras"] == 1 and body["ingest"]["packets_per_s"] > 0
         assert body["ingest"]["decoded_frames_per_s"] < 30  # 5 fps asked, not the full rate
         assert body["detector"]["enabled"] is True

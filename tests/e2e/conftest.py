@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from camera_center.settings import load_settings
 from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from camera_sim.process import SimProcess
 from tests.conftest import AREAS, PASSWORD, USERS
+from tests.waiting import wait_until
 
 CHROMIUM = os.environ.get("CC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("CC_TEST_ARTIFACTS", "test-artifacts"))
@@ -77,13 +77,9 @@ class Console:
         return response.json() if response.content else None
 
     def wait_online(self, count: int, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            states = self.check(self.api.get("/api/v1/fleet/health"))["states"]
-            if states.get("online", 0) >= count:
-                return
-            assert time.monotonic() < deadline, f"only {states} after {timeout_s} s"
-            time.sleep(0.5)
+        wait_until(lambda: self.check(self.api.get("/api/v1/fleet/health"))["states"],
+                   timeout_s, f"{count} cameras online",
+                   until=lambda states: states.get("online", 0) >= count, interval_s=0.5)
 
     def sign_in(self, page: Page, username: str = "admin", expect_path: str | None = None,
                 *, here: bool = False) -> None:

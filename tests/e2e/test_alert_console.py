@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from camera_sim.scenes import ZONE
 from tests.e2e.conftest import Console, screenshot
+from tests.waiting import wait_until
 
 FULL_FRAME = [[0, 0], [1, 0], [1, 1], [0, 1]]
 
@@ -26,10 +27,9 @@ def _own_camera(console: Console, cam: str, sim_cam: str, area: str, name: str) 
 
 
 def _wait_state(console: Console, cam: str, state: str, timeout_s: float = 40) -> None:
-    deadline = time.monotonic() + timeout_s
-    while console.check(console.api.get(f"/api/v1/cameras/{cam}/health"))["state"] != state:
-        assert time.monotonic() < deadline, f"{cam} is not {state} after {timeout_s} s"
-        time.sleep(0.3)
+    wait_until(lambda: console.check(console.api.get(f"/api/v1/cameras/{cam}/health")),
+               timeout_s, f"{cam} {state}", until=lambda health: health["state"] == state,
+               interval_s=0.3)
 
 
 def _alerts(console: Console, **params: Any) -> list[dict[str, Any]]:
@@ -37,11 +37,8 @@ def _alerts(console: Console, **params: Any) -> list[dict[str, Any]]:
 
 
 def _wait_alert(console: Console, timeout_s: float = 40, **params: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while not (found := _alerts(console, **params)):
-        assert time.monotonic() < deadline, f"no alert for {params} after {timeout_s} s"
-        time.sleep(0.5)
-    return found[0]
+    return wait_until(lambda: _alerts(console, **params), timeout_s, f"an alert for {params}",
+                      interval_s=0.5)[0]
 
 
 def _open_console(console: Console, page: Page, username: str = "admin", query: str = "") -> None:
@@ -97,11 +94,9 @@ def test_a_camera_going_dark_pops_up_within_3_s_and_is_acknowledged_from_the_pag
 
         page.locator(".popup").get_by_role("button", name="Tiếp nhận").click()
         expect(popup).to_have_count(0)
-        deadline = time.monotonic() + 5
-        while console.check(console.api.get(f"/api/v1/alerts/{alert_id}"))["status"] != \
-                "acknowledged":
-            assert time.monotonic() < deadline, "the acknowledgement did not reach the API"
-            time.sleep(0.2)
+        wait_until(lambda: console.check(console.api.get(f"/api/v1/alerts/{alert_id}")), 5,
+                   "the acknowledgement to reach the API",
+                   until=lambda alert: alert["status"] == "acknowledged", interval_s=0.2)
         expect(page.locator(f".alert-item[data-id='{alert_id}'] .status")).to_have_text(
             "Đã tiếp nhận")
     finally:
@@ -123,10 +118,8 @@ def test_an_intrusion_in_the_simulator_pops_up_within_3_s(console: Console, page
     _own_camera(console, "cam117", "cam017", "DU", "Cổng trước 117 DU")
     _wait_state(console, "cam117", "online")
     _open_console(console, page)
-    deadline = time.monotonic() + 40
-    while not (entered := _zone_entries(console, time.time() - 30)):
-        assert time.monotonic() < deadline, "the simulator logged no zone_enter for cam017"
-        time.sleep(0.5)
+    entered = wait_until(lambda: _zone_entries(console, time.time() - 30), 40,
+                         "the simulator to log a zone_enter for cam017", interval_s=0.5)
     # The scene loops every 30 s: the person walks 3-26 s in, crossing into the zone at 8.5.
     # 29.5 s leaves room for the server seeing the frames a little after they were sent.
     empty_at = max(entered) + 29.5 - 8.5
@@ -140,10 +133,9 @@ def test_an_intrusion_in_the_simulator_pops_up_within_3_s(console: Console, page
         popup = page.locator(".popup[role=alertdialog]", has_text="Cổng trước 117 DU")
         expect(popup).to_be_visible(timeout=25_000)
         shown_at = int(popup.get_attribute("data-shown-at") or 0) / 1000
-        deadline = time.monotonic() + 10  # motion may show before the feet cross the edge
-        while not (entries := _zone_entries(console, empty_at)):
-            assert time.monotonic() < deadline, "no zone_enter logged after the pop-up"
-            time.sleep(0.2)
+        # Motion may show before the feet cross the edge.
+        entries = wait_until(lambda: _zone_entries(console, empty_at), 10,
+                             "a zone_enter logged after the pop-up", interval_s=0.2)
         incident_at = min(entries, key=lambda at: abs(shown_at - at))
         print(f"\nintrusion -> pop-up {shown_at - incident_at:.2f} s")
         assert shown_at - incident_at <= 3.0

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Console, screenshot
 from tests.test_onvif import CAM_IP, CAM_PASSWORD, CAM_USER, camera  # noqa: F401  (fixture)
+from tests.waiting import wait_until
 
 
 def _pan(console: Console, cam: str) -> float:
@@ -42,11 +43,9 @@ def test_admin_discovers_registers_and_steers_the_onvif_camera(
     panel.get_by_role("button", name="Đăng ký").click()
     expect(panel.locator(".onvif-details")).to_contain_text("Đã đăng ký camera onvif-e2e")
 
-    deadline = time.monotonic() + 30
-    while console.check(console.api.get("/api/v1/cameras/onvif-e2e/health"))["state"] \
-            != "online":
-        assert time.monotonic() < deadline, "the ONVIF camera did not come online"
-        time.sleep(0.3)
+    wait_until(lambda: console.check(console.api.get("/api/v1/cameras/onvif-e2e/health")), 30,
+               "the ONVIF camera online", until=lambda health: health["state"] == "online",
+               interval_s=0.3)
 
     page.goto(f"{console.url}/wall?layout=9&q=ONVIF")
     tile = page.locator("#wall .tile[data-camera='onvif-e2e']")
