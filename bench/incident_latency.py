@@ -1,6 +1,7 @@
 """From a scripted incident to the alert on an officer's WebSocket, up to 400 cameras live.
 
     python -m bench.incident_latency --cameras 24,100,200,400 --seconds 60
+    python -m bench.incident_latency --cameras 400 --recording off,continuous
 
 The simulator logs when each incident's first frame was sent (its timeline); the
 server (ingest, analysis motion-only unless models/yolo11n.pt is there, alerts)
@@ -98,10 +99,12 @@ class _CpuMeter:
         self.server_cores = (after[1] - self.before[1]) / wall
 
 
-def measure(n: int, seconds: float, data_dir: Path, sub_fps: int) -> dict[str, Any]:
+def measure(n: int, seconds: float, data_dir: Path, sub_fps: int,
+            recording: str = "off") -> dict[str, Any]:
     with SimProcess(SIM_CACHE, cameras=n, outages=False, sub_fps=sub_fps) as sim:
         settings = Settings(data_dir=data_dir, logging={"level": "warning"},
-                            ingest={"enabled": True})
+                            ingest={"enabled": True},
+                            recording={"mode": recording, "min_free_gb": 0})
         with LiveServer(settings) as srv:
             token = _setup(srv, sim, n)
             arrivals: list[tuple[float, str, str]] = []
@@ -146,7 +149,8 @@ def measure(n: int, seconds: float, data_dir: Path, sub_fps: int) -> dict[str, A
         if seen:
             latencies.append(min(seen) - inc["at"])
             slowest.append((latencies[-1], inc["camera_id"], inc["kind"]))
-    return {"cameras": n - 1, "online": online_after, "incidents": len(incidents),
+    return {"cameras": n - 1, "recording": recording, "online": online_after,
+            "incidents": len(incidents),
             "seen": len(latencies), "p50_s": percentile(latencies, 0.5),
             "p95_s": percentile(latencies, 0.95), "sim_cores": cpu.sim_cores,
             "server_cores": cpu.server_cores,
@@ -160,15 +164,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sub-fps", type=int, default=15,
                         help="the simulated sub streams' frame rate")
+    parser.add_argument("--recording", default="off",
+                        help="recording modes to measure each fleet with, comma-separated "
+                             "(off,continuous: the live path with and without recording)")
     args = parser.parse_args()
     rows = []
     for n in sorted(int(c) for c in args.cameras.split(",")):
-        with tempfile.TemporaryDirectory() as tmp:
-            rows.append(measure(n, args.seconds, Path(tmp), args.sub_fps))
-    print(f"{'cameras':>8} {'online':>7} {'incidents':>10} {'seen':>6} {'p50 s':>7} "
-          f"{'p95 s':>7} {'sim cores':>10} {'server cores':>13}")
+        for mode in args.recording.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                rows.append(measure(n, args.seconds, Path(tmp), args.sub_fps, mode))
+    print(f"{'cameras':>8} {'recording':>10} {'online':>7} {'incidents':>10} {'seen':>6} "
+          f"{'p50 s':>7} {'p95 s':>7} {'sim cores':>10} {'server cores':>13}")
     for r in rows:
-        print(f"{r['cameras']:>8} {r['online']:>7} {r['incidents']:>10} {r['seen']:>6} "
+        print(f"{r['cameras']:>8} {r['recording']:>10} {r['online']:>7} "
+              f"{r['incidents']:>10} {r['seen']:>6} "
               f"{r['p50_s']:7.2f} {r['p95_s']:7.2f} {r['sim_cores']:10.2f} "
               f"{r['server_cores']:13.2f}")
     for r in rows:

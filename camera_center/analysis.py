@@ -232,6 +232,7 @@ class Analysis:
         tracks: tuple[Any, ...] = ()
         if motion.motion:
             self.stats.with_motion += 1
+            self.fleet.motion(camera_id, frame.captured_at)
             if self.detector is not None and cam.tracker is not None and cam.wants_objects:
                 if motion.same_regions(cam.detected_motion) \
                         and frame.captured_at - cam.detected_at < _REUSE_S:

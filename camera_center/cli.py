@@ -29,6 +29,7 @@ from camera_center.demo import (
 )
 from camera_center.errors import Problem
 from camera_center.logs import configure_logging
+from camera_center.recording.evidence import verify_package
 from camera_center.registry.csv_io import export_cameras, import_cameras
 from camera_center.services import Services
 from camera_center.settings import Settings, SettingsError, load_settings
@@ -45,6 +46,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(cameras_app, name="cameras")
 secrets_app = typer.Typer(help="The server's secrets.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+exports_app = typer.Typer(help="Evidence export packages.", no_args_is_help=True)
+app.add_typer(exports_app, name="exports")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Settings YAML file "
                                                 "(default: $CAMERA_CENTER_CONFIG or "
@@ -294,6 +297,40 @@ def secrets_generate() -> None:
     """
     typer.echo(f"CAMERA_CENTER_CREDENTIALS_KEY={new_credentials_key()}")
     typer.echo(f"CAMERA_CENTER_JWT_SECRET={new_jwt_secret()}")
+
+
+@exports_app.command("verify")
+def exports_verify(
+    package: Annotated[Path, typer.Argument(help="The export's ZIP file")],
+    public_key: Annotated[Path | None, typer.Option(
+        help="The server's public key (PEM, from GET /api/v1/exports/public-key); without "
+             "it the key inside the package is used: compare its fingerprint")] = None,
+) -> None:
+    """Check an export: the manifest's signature, then every file's size and SHA-256.
+    Needs no server and no account; exits 1 when anything fails, naming it."""
+    pem = None
+    if public_key is not None:
+        try:
+            pem = public_key.read_text()
+        except OSError as exc:
+            typer.echo(f"error: cannot read {public_key}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+    verdict = verify_package(package, pem)
+    for name in verdict.checked:
+        typer.echo(f"ok       {name}")
+    for problem in verdict.problems:
+        typer.echo(f"FAILED   {problem}")
+    if verdict.signer:
+        source = "the given key" if pem else "the key in the package: compare it with the " \
+            "server's (GET /api/v1/exports/public-key)"
+        typer.echo(f"signed by {verdict.signer} ({source})")
+    if not verdict.ok:
+        typer.echo("verification FAILED", err=True)
+        raise typer.Exit(1)
+    manifest = verdict.manifest or {}
+    typer.echo(f"verified: case {manifest.get('case_number')}, {len(verdict.checked) - 1} "
+               f"file(s), exported by {manifest.get('exported_by')} "
+               f"at {manifest.get('created_at')}")
 
 
 def main() -> None:

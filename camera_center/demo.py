@@ -31,6 +31,12 @@ DEMO_PACKET_BUFFER_S = 12.0
 # machine has, and the readers fall behind live.
 DEMO_SUB_FPS = 5
 
+# The demo records on events (motion, alerts) and keeps at most this much footage, so
+# `make run` on a laptop never fills its disk: 400 simulated sub streams recorded
+# continuously would write about 19 MB/s. Either can be set in the settings.
+DEMO_RECORD_MODE = "events"
+DEMO_RECORD_MAX_GB = 5.0
+
 DEMO_AREAS = Path("config/areas-phu-luong.csv")
 DEMO_CAMERAS = Path("config/cameras.example.csv")
 
@@ -111,7 +117,8 @@ def _listening(host: str, port: int) -> bool:
 
 def demo_settings(settings: Settings) -> Settings:
     """The demo shows every way an alert goes out: clips from the readers' packet rings,
-    and MQTT when a broker answers at the configured address (nothing else is needed)."""
+    and MQTT when a broker answers at the configured address (nothing else is needed);
+    it records on events within a size cap unless the settings say otherwise."""
     ingest = settings.ingest.model_copy(update={
         "packet_buffer_s": max(settings.ingest.packet_buffer_s, DEMO_PACKET_BUFFER_S)})
     mqtt = settings.mqtt
@@ -119,4 +126,9 @@ def demo_settings(settings: Settings) -> Settings:
         mqtt = mqtt.model_copy(update={"enabled": True})
         log.info("demo publishes alerts over MQTT", broker=f"{mqtt.host}:{mqtt.port}",
                  topics=f"{mqtt.topic_prefix}/#")
-    return settings.model_copy(update={"ingest": ingest, "mqtt": mqtt})
+    chosen = settings.recording.model_fields_set
+    recording = settings.recording.model_copy(update={
+        **({} if "mode" in chosen else {"mode": DEMO_RECORD_MODE}),
+        **({} if "max_gb" in chosen else {"max_gb": DEMO_RECORD_MAX_GB})})
+    return settings.model_copy(update={"ingest": ingest, "mqtt": mqtt,
+                                       "recording": recording})

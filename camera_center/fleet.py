@@ -11,16 +11,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from camera_center.events import Event, EventBus
 from camera_center.logs import get_logger
-from camera_center.registry.cameras import CameraRegistry
-from camera_center.settings import IngestSettings
+from camera_center.registry.cameras import CameraRegistry, StreamSource
+from camera_center.settings import IngestSettings, RecordingSettings
 from ingest.framehub import FrameHub
 from ingest.health import StreamState
+from ingest.record_plan import RecordMode
+from ingest.recorder import RecordSpec
 from ingest.rtsp import ReaderOptions
-from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
+from ingest.supervisor import CameraStream, ReaderPool, SegmentCallback, SupervisorOptions
 from ingest.workers import reader_pool
 
 log = get_logger(__name__)
@@ -28,10 +31,16 @@ log = get_logger(__name__)
 
 class Fleet:
     def __init__(self, registry: CameraRegistry, bus: EventBus, settings: IngestSettings,
-                 worker_setup: Callable[[], None] | None = None) -> None:
+                 worker_setup: Callable[[], None] | None = None,
+                 recording: RecordingSettings | None = None,
+                 recordings_root: Path | None = None,
+                 on_segment: SegmentCallback | None = None) -> None:
         self.registry = registry
         self.bus = bus
         self.settings = settings
+        self.recording = recording or RecordingSettings(mode="off")
+        self.recordings_root = recordings_root or Path("recordings")
+        self._events_mode: set[str] = set()  # cameras recorded on events only
         self.hub = FrameHub(asyncio.get_running_loop())
         options = SupervisorOptions(
             reader=ReaderOptions(open_timeout_s=settings.open_timeout_s,
@@ -45,7 +54,8 @@ class Fleet:
             packet_buffer_s=settings.packet_buffer_s,
         )
         self.supervisor: ReaderPool = reader_pool(self.hub.publish, options,
-                                                  settings.worker_processes, worker_setup)
+                                                  settings.worker_processes, worker_setup,
+                                                  on_segment)
         self._reported_offline: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -76,7 +86,35 @@ class Fleet:
         url = source.sub_url if (self.settings.prefer_sub_stream and source.sub_url) \
             else source.main_url
         fps = float(source.detection.get("fps", 1.0))
-        self.supervisor.apply(CameraStream(camera_id, url, decode_fps=fps))
+        spec, record_url = self._record_plan(source, url)
+        if spec is not None and spec.mode is RecordMode.EVENTS:
+            self._events_mode.add(camera_id)
+        else:
+            self._events_mode.discard(camera_id)
+        self.supervisor.apply(CameraStream(camera_id, url, decode_fps=fps, record=spec,
+                                           record_url=record_url))
+
+    def _record_plan(self, source: StreamSource, analysed_url: str
+                     ) -> tuple[RecordSpec | None, str | None]:
+        """How the camera is recorded, and the URL of the recorded stream when it is not
+        the analysed one (one more connection)."""
+        r = self.recording
+        mode = RecordMode(source.record or r.mode)
+        if mode is RecordMode.OFF:
+            return None, None
+        stream = source.record_stream or r.stream
+        url = source.sub_url if (stream == "sub" and source.sub_url) else source.main_url
+        stream = "sub" if url == source.sub_url else "main"
+        spec = RecordSpec(mode=mode, root=str(self.recordings_root), stream=stream,
+                          segment_s=r.segment_s, pre_roll_s=r.pre_roll_s,
+                          post_roll_s=r.post_roll_s,
+                          min_free_bytes=int(r.min_free_gb * 1e9))
+        return spec, (None if url == analysed_url else url)
+
+    def motion(self, camera_id: str, at: float) -> None:
+        """Analysis saw motion: cameras recorded on events record around it."""
+        if camera_id in self._events_mode:
+            self.supervisor.trigger_recording(camera_id, at)
 
     async def _follow(self, subscription: Any) -> None:
         while True:

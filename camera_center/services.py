@@ -28,6 +28,7 @@ from camera_center.events import EventBus
 from camera_center.fleet import Fleet
 from camera_center.load_sampler import LoadSampler
 from camera_center.logs import configure_logging, get_logger
+from camera_center.recording.service import Recordings
 from camera_center.registry.areas import AreaRegistry
 from camera_center.registry.cameras import CameraRegistry
 from camera_center.rules.store import RuleStore
@@ -69,6 +70,10 @@ class Metrics:
         self.camera_packet_age = Gauge("camera_center_camera_packet_age_seconds",
                                        "Seconds since the last packet", ["camera_id"],
                                        registry=r)
+        self.recording = Gauge("camera_center_recording_cameras",
+                               "Cameras by recording state", ["state"], registry=r)
+        self.recording_rate = Gauge("camera_center_recording_bytes_per_second",
+                                    "Bytes written to recordings per second", registry=r)
 
     def observe_fleet(self, fleet: Fleet) -> None:
         """Refresh the per-camera gauges (at scrape time, so cost follows scrapes)."""
@@ -77,6 +82,9 @@ class Metrics:
             gauge.clear()
         for state, count in fleet.summary().items():
             self.streams.labels(state=state).set(count)
+        self.recording.clear()
+        recording: dict[str, int] = {}
+        rate = 0.0
         for camera_id in fleet.supervisor.camera_ids():
             h = fleet.health(camera_id)
             self.camera_fps.labels(camera_id).set(h.get("fps_in") or 0)
@@ -85,6 +93,13 @@ class Metrics:
             age = h.get("last_packet_age_s")
             if age is not None:
                 self.camera_packet_age.labels(camera_id).set(age)
+            rec = h.get("recording")
+            if rec:
+                recording[rec["state"]] = recording.get(rec["state"], 0) + 1
+                rate += float(rec.get("bytes_per_s") or 0)
+        for state, count in recording.items():
+            self.recording.labels(state=state).set(count)
+        self.recording_rate.set(rate)
 
 
 @dataclass
@@ -103,6 +118,7 @@ class Services:
     webhooks: WebhookStore
     webhook_dispatcher: WebhookDispatcher
     metrics: Metrics
+    recordings: Recordings
     # Stream tests from the admin page: several admins at once must not tie up the
     # server's worker threads.
     probe_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
@@ -142,7 +158,7 @@ class Services:
             webhook_dispatcher=WebhookDispatcher(db, bus, cipher, settings.webhooks,
                                                  keep_days=settings.retention.alert_events_days),
             mqtt=MqttPublisher(db, bus, settings.mqtt) if settings.mqtt.enabled else None,
-            metrics=Metrics(),
+            metrics=Metrics(), recordings=Recordings(settings, db, bus),
         )
 
     async def start_ingest(self) -> None:
@@ -150,10 +166,17 @@ class Services:
         await self.webhook_dispatcher.start()
         if self.mqtt is not None:
             await self.mqtt.start()
+        await self.recordings.start()
         if self.settings.ingest.enabled:
             log_setup = functools.partial(configure_logging, self.settings.logging.level,
                                           self.settings.logging.format)
-            self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest, log_setup)
+            self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest, log_setup,
+                               self.settings.recording, self.recordings.root,
+                               self.recordings.on_segment)
+            fleet = self.fleet
+            self.recordings.health_source = lambda: {
+                cam: rec for cam in fleet.supervisor.camera_ids()
+                if (rec := fleet.health(cam).get("recording"))}
             if self.settings.detector.enabled:
                 # Subscribed before the readers start, so no first frame is missed.
                 self.analysis = Analysis(self.fleet, self.rules, self.bus,
@@ -173,7 +196,8 @@ class Services:
         # Viewers first: peer connections and wall sockets close before what they read.
         parts: list[tuple[str, _Part | None]] = [
             ("live relay", self.live_relay), ("wall feed", self.wall_feed),
-            ("analysis", self.analysis), ("fleet", self.fleet), ("mqtt", self.mqtt),
+            ("analysis", self.analysis), ("fleet", self.fleet),
+            ("recordings", self.recordings), ("mqtt", self.mqtt),
             ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts)]
         stops = [(name, part.stop) for name, part in parts if part is not None]
         for name, stop in [*stops, ("database", self.db.close)]:

@@ -168,6 +168,35 @@ class RetentionSettings(_Section):
     audit_days: Annotated[int, Field(ge=30)] = 365
 
 
+class RecordingSettings(_Section):
+    # What every camera does unless its own record/record_stream/retention_days say
+    # otherwise. Continuous recording of 400 sub streams of the simulator writes about
+    # 19 MB/s (380 kbit/s each): size the disk, or the caps below, to match.
+    mode: Literal["continuous", "events", "off"] = "continuous"
+    stream: Literal["main", "sub"] = "sub"
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # None: <data_dir>/recordings. A separate disk is usual.
+    path: Path | None = None
+    segment_s: Annotated[float, Field(ge=5, le=600)] = 60.0
+    pre_roll_s: Annotated[float, Field(ge=0, le=60)] = 5.0    # events mode
+    post_roll_s: Annotated[float, Field(ge=0, le=600)] = 10.0  # events mode
+    # Oldest unheld footage goes first when recordings pass this size (0: no cap) ...
+    max_gb: Annotated[float, Field(ge=0)] = 0.0
+    # ... or when the disk's free space falls under this floor; writers stop opening
+    # segments under it, so a full disk never truncates a file mid-write.
+    min_free_gb: Annotated[float, Field(ge=0)] = 2.0
+    retention_every_s: Annotated[float, Field(ge=1, le=86400)] = 60.0
+    # Longest range one export may cover, per camera.
+    export_max_hours: Annotated[float, Field(gt=0, le=168)] = 24.0
+    # Longest stretch one playback request returns; the console asks for the next one.
+    playback_window_s: Annotated[float, Field(ge=10, le=3600)] = 600.0
+    # The Ed25519 key that signs export manifests; None: <data_dir>/export-signing.key,
+    # created on first use. Back it up with the secrets: old exports verify against it.
+    signing_key_file: Path | None = None
+    # How exports name this server in their manifest; None: the host name.
+    server_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -194,6 +223,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
 
     @field_validator("credentials_key")
     @classmethod
@@ -234,6 +264,18 @@ class Settings(BaseSettings):
     @property
     def secrets_path(self) -> Path:
         return self.secrets_file or self.data_dir / "secrets.json"
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recording.path or self.data_dir / "recordings"
+
+    @property
+    def exports_path(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.recording.signing_key_file or self.data_dir / "export-signing.key"
 
     @classmethod
     def settings_customise_sources(

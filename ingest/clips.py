@@ -45,6 +45,7 @@ def write_clip(packets: list[StoredPacket], start: float, end: float) -> bytes |
             assert p.pts is not None  # chosen keeps only packets with a pts
             packet.pts = p.pts - origin
             packet.dts = (p.dts if p.dts is not None else p.pts) - origin
+            packet.is_keyframe = p.keyframe  # else the MP4 lists no sync sample to seek to
             # None (not seen from real cameras) stays unset, which PyAV reads as the
             # stream's time base; assigning None would raise AttributeError.
             if p.time_base is not None:

@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.recorder import RecordingHealth
 
 
 class StreamState(StrEnum):
@@ -106,6 +110,8 @@ class StreamHealth:
     down_since: float | None = field(default_factory=time.monotonic)
     packets: _Window = field(default_factory=_Window)
     bytes_in: _Window = field(default_factory=_Window)
+    # The camera's recording, when it is recorded (by this reader or by its own one).
+    recording: RecordingHealth | None = None
     # Told of every state change, from the thread that made it (not sent when pickled).
     on_change: Callable[[StreamHealth], None] | None = field(default=None, repr=False,
                                                              compare=False)
@@ -155,4 +161,5 @@ class StreamHealth:
             "connects": self.connects,
             "attempts": self.attempts,
             "failures": self.failures,
+            "recording": self.recording.snapshot() if self.recording else None,
         }

@@ -25,6 +25,18 @@ class StoredPacket:
     height: int = 0
     extradata: bytes | None = None
 
+    @classmethod
+    def of(cls, packet: Any, arrived_at: float | None = None) -> StoredPacket:
+        """A copy of a demuxed PyAV packet (its buffer is reused by the demuxer)."""
+        keyframe = bool(packet.is_keyframe)
+        codec: dict[str, Any] = {}
+        if keyframe and packet.stream is not None:
+            ctx = packet.stream.codec_context
+            codec = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
+                     "extradata": bytes(ctx.extradata) if ctx.extradata else None}
+        return cls(bytes(packet), packet.pts, packet.dts, packet.time_base, keyframe,
+                   time.time() if arrived_at is None else arrived_at, **codec)
+
 
 class PacketRing:
     """The last *seconds* of packets, always starting at a keyframe so a clip cut from
@@ -37,14 +49,9 @@ class PacketRing:
 
     def __call__(self, packet: Any) -> None:
         """The reader's packet sink (called from its thread)."""
-        keyframe = bool(packet.is_keyframe)
-        codec: dict[str, Any] = {}
-        if keyframe and packet.stream is not None:
-            ctx = packet.stream.codec_context
-            codec = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
-                     "extradata": bytes(ctx.extradata) if ctx.extradata else None}
-        stored = StoredPacket(bytes(packet), packet.pts, packet.dts, packet.time_base,
-                              keyframe, time.time(), **codec)
+        self.add(StoredPacket.of(packet))
+
+    def add(self, stored: StoredPacket) -> None:
         with self._lock:
             self._packets.append(stored)
             horizon = stored.arrived_at - self.seconds

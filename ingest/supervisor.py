@@ -20,6 +20,7 @@ import structlog
 from ingest.backoff import Backoff
 from ingest.health import Reason, StreamHealth, StreamState
 from ingest.packets import PacketRing, StoredPacket
+from ingest.recorder import CameraRecorder, RecordingReason, RecordSpec, SegmentInfo
 from ingest.rtsp import (
     BehindLive,
     Frame,
@@ -42,6 +43,10 @@ class CameraStream:
     camera_id: str
     url: str
     decode_fps: float = 1.0
+    record: RecordSpec | None = None
+    # The recorded stream when it is not the analysed one (one more connection, which
+    # decodes nothing); None records the analysed stream. Carries credentials too.
+    record_url: str | None = None
 
     def __repr__(self) -> str:
         return f"CameraStream({self.camera_id!r})"
@@ -62,6 +67,7 @@ class SupervisorOptions:
 
 
 FrameCallback = Callable[[str, Frame], None]
+SegmentCallback = Callable[[SegmentInfo], None]
 
 
 class ReaderPool(Protocol):
@@ -75,6 +81,7 @@ class ReaderPool(Protocol):
     def states(self) -> Counter[str]: ...
     def stop_all(self, join_timeout_s: float = 0.0) -> None: ...
     def recent_packets(self, camera_id: str, since: float) -> list[StoredPacket]: ...
+    def trigger_recording(self, camera_id: str, until: float) -> None: ...
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -102,33 +109,67 @@ class _Worker:
     def __init__(self, stream: CameraStream, options: SupervisorOptions,
                  on_frame: FrameCallback, packet_sink: PacketSink | None,
                  open_slots: threading.BoundedSemaphore,
-                 frame_wanted: Callable[[], bool] | None = None) -> None:
+                 frame_wanted: Callable[[], bool] | None = None,
+                 on_segment: SegmentCallback | None = None) -> None:
         self.stream = stream
         self.open_slots = open_slots
         self.frame_wanted = frame_wanted
         self.options = options
         self.on_frame = on_frame
-        self.packet_sink = packet_sink
         self.health = StreamHealth()
         self.stop = threading.Event()
+        self.recorder: CameraRecorder | None = None
+        if stream.record is not None:
+            self.recorder = CameraRecorder(stream.camera_id, stream.record,
+                                           on_segment or (lambda _info: None))
+            self.health.recording = self.recorder.health
+        self.packet_sink = packet_sink
+        if self.recorder is not None and stream.record_url is None:
+            self.packet_sink = _both(packet_sink, self.recorder)
         self.thread = threading.Thread(target=self._loop, name=f"cam-{stream.camera_id}",
                                        daemon=True)
+        self.record_thread: threading.Thread | None = None
+        if self.recorder is not None and stream.record_url is not None:
+            self.record_health = StreamHealth()
+            self.record_thread = threading.Thread(
+                target=self._record_loop, name=f"rec-{stream.camera_id}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        if self.record_thread is not None:
+            self.record_thread.start()
 
     def _loop(self) -> None:
+        cam = self.stream.camera_id
+        own = self.recorder if self.stream.record_url is None else None
+        self._read_until_stopped(self.stream.url, self.health, self.packet_sink,
+                                 lambda frame: self.on_frame(cam, frame), self.frame_wanted,
+                                 own, self.stream.decode_fps)
+
+    def _record_loop(self) -> None:
+        """The recorded stream's own connection: packets to the recorder, no decoding."""
+        assert self.stream.record_url is not None and self.recorder is not None
+        self._read_until_stopped(self.stream.record_url, self.record_health, self.recorder,
+                                 lambda _frame: None, lambda: False, self.recorder,
+                                 self.stream.decode_fps)
+
+    def _read_until_stopped(self, url: str, health: StreamHealth, sink: PacketSink | None,
+                            on_frame: Callable[[Frame], None],
+                            frame_wanted: Callable[[], bool] | None,
+                            recorder: CameraRecorder | None, decode_fps: float) -> None:
         cam = self.stream.camera_id
         o = self.options
         backoff = Backoff(o.backoff_initial_s, o.backoff_cap_s)
         auth_backoff = Backoff(o.auth_backoff_initial_s, o.auth_backoff_cap_s)
-        reader_options = replace(o.reader, decode_fps=self.stream.decode_fps)
+        reader_options = replace(o.reader, decode_fps=decode_fps)
         while not self.stop.is_set():
             # While retrying, keep showing why the camera is down (an operator wants
             # "stalled: no data for 5 s", not "connecting" flickering between tries).
-            if self.health.state in (StreamState.ONLINE, StreamState.DISABLED):
-                self.health.set_state(StreamState.CONNECTING)
-            self.health.attempts += 1
-            reader = StreamReader(self.stream.url, self.health,
-                                  lambda frame: self.on_frame(cam, frame), reader_options,
-                                  self.packet_sink, self.open_slots, self.frame_wanted)
+            if health.state in (StreamState.ONLINE, StreamState.DISABLED):
+                health.set_state(StreamState.CONNECTING)
+            health.attempts += 1
+            reader = StreamReader(url, health, on_frame, reader_options, sink,
+                                  self.open_slots, frame_wanted)
             started = time.monotonic()
             try:
                 reader.run(self.stop)
@@ -137,10 +178,10 @@ class _Worker:
                 if self.stop.is_set():
                     return
                 if isinstance(err, BehindLive):
-                    self.health.catchups += 1
+                    health.catchups += 1
                 else:
-                    self.health.failures += 1
-                self.health.set_state(err.state, err.message, err.reason)
+                    health.failures += 1
+                health.set_state(err.state, err.message, err.reason)
                 if time.monotonic() - started > _STABLE_AFTER_S:
                     backoff.reset()
                 if err.state in (StreamState.AUTH_FAILED, StreamState.UNSUPPORTED):
@@ -151,26 +192,45 @@ class _Worker:
                     auth_backoff.reset()
                     delay = backoff.next_delay()
                 log.warning("stream failed", camera_id=cam, state=err.state.value,
-                            error=err.message, retry_in_s=round(delay, 1))
+                            error=err.message, retry_in_s=round(delay, 1),
+                            recording_only=recorder is not None and sink is recorder)
             except Exception as exc:  # a bug must not kill the camera's thread
-                self.health.failures += 1
-                self.health.set_state(StreamState.OFFLINE, f"internal error: {type(exc).__name__}",
-                                      Reason.INTERNAL_ERROR)
+                health.failures += 1
+                health.set_state(StreamState.OFFLINE, f"internal error: {type(exc).__name__}",
+                                 Reason.INTERNAL_ERROR)
                 log.exception("reader crashed", camera_id=cam)
                 delay = backoff.next_delay()
+            finally:
+                if recorder is not None:
+                    # The segment ends with the connection: the next one starts at the
+                    # next connection's first keyframe, and the gap between them shows.
+                    recorder.connection_ended(
+                        None if self.stop.is_set() else RecordingReason.NO_STREAM)
             self.stop.wait(delay)
+
+
+def _both(first: PacketSink | None, second: PacketSink) -> PacketSink:
+    if first is None:
+        return second
+
+    def both(packet: Any) -> None:
+        first(packet)
+        second(packet)
+    return both
 
 
 class Supervisor:
     def __init__(self, on_frame: FrameCallback, options: SupervisorOptions | None = None,
                  packet_sink_for: Callable[[str], PacketSink | None] | None = None,
                  on_state: Callable[[str, StreamHealth], None] | None = None,
-                 frame_wanted: Callable[[], bool] | None = None) -> None:
+                 frame_wanted: Callable[[], bool] | None = None,
+                 on_segment: SegmentCallback | None = None) -> None:
         """*frame_wanted*, when given, is asked before each decode: False (whoever takes
         the frames is busy) skips the decode, which is most of a reader's CPU."""
         self.on_frame = on_frame
         self.on_state = on_state
         self.frame_wanted = frame_wanted
+        self.on_segment = on_segment
         self.options = options or SupervisorOptions()
         self.packet_sink_for = packet_sink_for or (lambda _cam: None)
         self._workers: dict[str, _Worker] = {}
@@ -183,19 +243,18 @@ class Supervisor:
         """Start reading *stream*, or restart if its address or decode rate changed."""
         with self._lock:
             current = self._workers.get(stream.camera_id)
-            if current is not None and current.stream.url == stream.url \
-                    and current.stream.decode_fps == stream.decode_fps:
+            if current is not None and current.stream == stream:
                 return
             if current is not None:
                 current.stop.set()
             worker = _Worker(stream, self.options, self.on_frame,
                              self._packet_sink(stream.camera_id), self._open_slots,
-                             self.frame_wanted)
+                             self.frame_wanted, self.on_segment)
             if self.on_state is not None:
                 on_state, cam = self.on_state, stream.camera_id
                 worker.health.on_change = lambda health: on_state(cam, health)
             self._workers[stream.camera_id] = worker
-        worker.thread.start()
+        worker.start()
         log.info("camera reading", camera_id=stream.camera_id,
                  restarted=current is not None)
 
@@ -204,13 +263,15 @@ class Supervisor:
         if self.options.packet_buffer_s <= 0:
             return sink
         ring = self._rings.setdefault(camera_id, PacketRing(self.options.packet_buffer_s))
-        if sink is None:
-            return ring
+        return _both(sink, ring)
 
-        def both(packet: Any) -> None:
-            ring(packet)
-            sink(packet)
-        return both
+    def trigger_recording(self, camera_id: str, until: float) -> None:
+        """Something happened on the camera: events-mode recording runs until *until*
+        (wall time) plus its post-roll, with its pre-roll before."""
+        with self._lock:
+            worker = self._workers.get(camera_id)
+        if worker is not None and worker.recorder is not None:
+            worker.recorder.trigger(until)
 
     def recent_packets(self, camera_id: str, since: float) -> list[StoredPacket]:
         """The camera's packets from the last keyframe at or before *since* (wall time)."""

@@ -24,9 +24,11 @@ import structlog
 
 from ingest.health import Reason, StreamHealth, StreamState
 from ingest.packets import StoredPacket
+from ingest.recorder import SegmentInfo
 from ingest.supervisor import (
     CameraStream,
     FrameCallback,
+    SegmentCallback,
     Supervisor,
     SupervisorOptions,
     release_free_memory,
@@ -98,6 +100,14 @@ class _Sender:
         with self.lock:
             self.conn.send(("packets", request_id, packets))
 
+    def segment(self, info: SegmentInfo) -> None:
+        # Never dropped (the index must hear of every file); sent by the reader thread.
+        try:
+            with self.lock:
+                self.conn.send(("segment", info))
+        except (OSError, BrokenPipeError):
+            pass  # the server went away; it repairs open segments when it starts
+
     def health(self, snapshot: dict[str, StreamHealth]) -> None:
         with self.lock:
             self.conn.send(("health", snapshot, self.dropped))
@@ -117,7 +127,7 @@ def _worker_main(commands: Connection, results: Connection,
         setup()
     sender = _Sender(results)
     sup = Supervisor(sender.frame, options, on_state=sender.state_changed,
-                     frame_wanted=sender.ready)
+                     frame_wanted=sender.ready, on_segment=sender.segment)
     last = last_trim = 0.0
     while True:
         if commands.poll(0.2):
@@ -135,6 +145,9 @@ def _worker_main(commands: Connection, results: Connection,
                     sender.packets(request_id, sup.recent_packets(camera_id, since))
                 except (OSError, BrokenPipeError):
                     break
+            elif op == "record":
+                camera_id, until = arg
+                sup.trigger_recording(camera_id, until)
             elif op == "stop":
                 break
         now = time.monotonic()
@@ -152,10 +165,13 @@ def _worker_main(commands: Connection, results: Connection,
 
 class ShardedSupervisor:
     def __init__(self, on_frame: FrameCallback, options: SupervisorOptions | None = None,
-                 workers: int = 2, setup: Callable[[], None] | None = None) -> None:
+                 workers: int = 2, setup: Callable[[], None] | None = None,
+                 on_segment: SegmentCallback | None = None) -> None:
         """*setup* runs first in each worker (e.g. logging configuration); it must be a
-        module-level function so it can be sent to the process."""
+        module-level function so it can be sent to the process. *on_segment* hears of
+        recording segments opened and closed (from a receiving thread)."""
         self.on_frame = on_frame
+        self.on_segment = on_segment
         self.options = options or SupervisorOptions()
         self._ctx = mp.get_context("spawn")  # no fork: the server has threads and a loop
         self._setup = setup
@@ -231,6 +247,9 @@ class ShardedSupervisor:
                 _, camera_id, frame = message
                 if camera_id in self._assigned:
                     self.on_frame(camera_id, frame)
+            elif message[0] == "segment":
+                if self.on_segment is not None:
+                    self.on_segment(message[1])
             elif message[0] == "packets":
                 _, request_id, packets = message
                 with self._lock:
@@ -248,8 +267,7 @@ class ShardedSupervisor:
     def apply(self, stream: CameraStream) -> None:
         with self._lock:
             current = self._assigned.get(stream.camera_id)
-            if current is not None and current.url == stream.url \
-                    and current.decode_fps == stream.decode_fps:
+            if current is not None and current == stream:
                 return
             self._assigned[stream.camera_id] = stream
             self._health[stream.camera_id] = StreamHealth()
@@ -285,6 +303,12 @@ class ShardedSupervisor:
                 self._requests.pop(request_id, None)
             return []
 
+    def trigger_recording(self, camera_id: str, until: float) -> None:
+        with self._lock:
+            if camera_id not in self._assigned:
+                return
+        self._send(camera_id, "record", (camera_id, until))
+
     def health(self, camera_id: str) -> StreamHealth | None:
         with self._lock:
             return self._health.get(camera_id)
@@ -316,9 +340,11 @@ class ShardedSupervisor:
 
 def reader_pool(on_frame: FrameCallback, options: SupervisorOptions | None = None,
                 workers: int | None = None,
-                setup: Callable[[], None] | None = None) -> Supervisor | ShardedSupervisor:
+                setup: Callable[[], None] | None = None,
+                on_segment: SegmentCallback | None = None) -> Supervisor | ShardedSupervisor:
     """Readers in *workers* processes (None: one per core), or threads here when 0."""
     count = (os.cpu_count() or 1) if workers is None else workers
     if count == 0:
-        return Supervisor(on_frame, options)
-    return ShardedSupervisor(on_frame, options, workers=count, setup=setup)
+        return Supervisor(on_frame, options, on_segment=on_segment)
+    return ShardedSupervisor(on_frame, options, workers=count, setup=setup,
+                             on_segment=on_segment)

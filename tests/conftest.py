@@ -198,13 +198,14 @@ SIM_CACHE = Path(os.environ.get("CC_TEST_SIM_CACHE", "/tmp/camera-center-test-si
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[SimProcess]:
-    """24 simulated cameras (cam001..cam024) for the whole test session.
+    """26 simulated cameras (cam001..cam026) for the whole test session.
 
     cam002 is H.265, cam003 needs credentials, cam015-16 street, cam017 intrusion,
-    cam018 line crossing, cam019 tamper; no scheduled outages.
+    cam018 line crossing, cam019 tamper; cam025-026 are the recording tests' (they stop
+    them); no scheduled outages.
     Each test uses its own cameras, since faults last a while.
     """
-    with SimProcess(SIM_CACHE, cameras=24, outages=False) as process:
+    with SimProcess(SIM_CACHE, cameras=26, outages=False) as process:
         yield process
 
 

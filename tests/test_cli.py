@@ -100,3 +100,11 @@ def test_the_demo_keeps_packets_for_clips_and_uses_mqtt_only_where_a_broker_answ
     assert not no_broker.mqtt.enabled  # make run needs no other service
     with_broker = demo_settings(Settings(mqtt={"port": 1883}))  # the local Mosquitto
     assert with_broker.mqtt.enabled
+
+
+def test_the_demo_records_on_events_within_a_cap_unless_told_otherwise() -> None:
+    demo = demo_settings(Settings(mqtt={"port": free_port()}))
+    assert demo.recording.mode == "events" and demo.recording.max_gb == 5.0
+    chosen = demo_settings(Settings(mqtt={"port": free_port()},
+                                    recording={"mode": "continuous", "max_gb": 50}))
+    assert chosen.recording.mode == "continuous" and chosen.recording.max_gb == 50

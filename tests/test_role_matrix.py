@@ -6,6 +6,7 @@ from tests.conftest import World, api_operations
 
 PUBLIC, ALL, ADMIN, REFRESH = "public", "all", "admin", "refresh-token"
 STAFF = "staff"  # admins and operators
+EXPORTERS = "exporters"  # admins and officers: who may hand footage out
 
 POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/login"): PUBLIC,
@@ -93,12 +94,27 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/stats/alerts"): ALL,
     ("GET", "/api/v1/stats/kinds"): ALL,
     ("GET", "/api/v1/stats/load"): STAFF,
+    # Recording (issue 14): footage follows areas like live view; handing it out is for
+    # officers and admins; the key that verifies exports is public.
+    ("GET", "/api/v1/recordings/timeline"): ALL,
+    ("GET", "/api/v1/recordings/{camera_id}/play"): ALL,
+    ("GET", "/api/v1/recordings/status"): ALL,
+    ("GET", "/api/v1/recordings/holds"): ADMIN,
+    ("POST", "/api/v1/recordings/holds"): EXPORTERS,
+    ("DELETE", "/api/v1/recordings/holds/{hold_id}"): ADMIN,
+    ("GET", "/api/v1/exports/public-key"): PUBLIC,
+    ("POST", "/api/v1/exports"): EXPORTERS,
+    ("GET", "/api/v1/exports"): EXPORTERS,
+    ("GET", "/api/v1/exports/{export_id}"): EXPORTERS,
+    ("GET", "/api/v1/exports/{export_id}/download"): EXPORTERS,
+    ("DELETE", "/api/v1/exports/{export_id}"): EXPORTERS,
 }
 
 SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999",
                "{rule_id}": "999999", "{alert_id}": "999999",
                "{webhook_id}": "999999", "{delivery_id}": "999999", "{token}": "p1",
-               "{view_id}": "999999", "{session_id}": "no-such-session"}
+               "{view_id}": "999999", "{session_id}": "no-such-session",
+               "{hold_id}": "999999", "{export_id}": "0" * 32}
 ROLES = ("anonymous", "officer", "operator", "admin")
 
 
@@ -131,7 +147,8 @@ def test_role_matrix(world: World, role: str) -> None:
         elif policy == REFRESH:
             ok = status == 401  # nobody gets in without a refresh token
         elif policy == ALL or (policy == ADMIN and role == "admin") \
-                or (policy == STAFF and role in ("admin", "operator")):
+                or (policy == STAFF and role in ("admin", "operator")) \
+                or (policy == EXPORTERS and role in ("admin", "officer")):
             ok = status not in (401, 403) if role != "anonymous" else status == 401
         else:
             ok = status == (401 if role == "anonymous" else 403)

@@ -41,7 +41,7 @@ _KIND_OF_RULE = {"offline": "camera_offline"}
 
 # The kinds an alert can be (API parameters take only these).
 AlertKind = Literal["intrusion", "line_crossing", "tamper", "crowd", "loitering",
-                    "camera_offline", "motion"]
+                    "camera_offline", "motion", "storage_low"]
 ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 PRIORITY_OF_KIND: dict[str, Priority] = {
@@ -52,6 +52,8 @@ PRIORITY_OF_KIND: dict[str, Priority] = {
     "loitering": Priority.MEDIUM,
     "camera_offline": Priority.MEDIUM,
     "motion": Priority.LOW,
+    # Recording has stopped for lack of disk: evidence is being lost right now.
+    "storage_low": Priority.CRITICAL,
 }
 
 assert tuple(PRIORITY_OF_KIND) == ALERT_KINDS, "every alert kind needs a priority"

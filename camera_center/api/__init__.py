@@ -10,9 +10,11 @@ from camera_center.api import (
     auth,
     camera_probe,
     cameras,
+    exports,
     live,
     onvif,
     ptz,
+    recordings,
     rules,
     stats,
     users,
@@ -31,4 +33,6 @@ def api_router() -> APIRouter:
     router.include_router(stats.router)  # dashboard figures
     router.include_router(onvif.router)  # discover, inspect, register (admin)
     router.include_router(ptz.router)  # steer a camera (operators, admins)
+    router.include_router(recordings.router)  # timelines, playback, holds
+    router.include_router(exports.router)  # signed evidence packages
     return router

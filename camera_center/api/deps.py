@@ -82,6 +82,8 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 AnyUser = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR, Role.OFFICER))]
 Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+# Who may hand footage out (exports, evidence holds): operators watch, they do not.
+Exporter = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER))]
 
 
 async def websocket_principal(ws: WebSocket, services: Services) -> Principal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 from fastapi import APIRouter, Path, Query, Response
@@ -20,6 +20,16 @@ from ingest.health import Reason
 router = APIRouter(tags=["live"], responses=problem_responses(401, 403, 404, 409, 422))
 
 CameraId = Path(pattern=SLUG_PATTERN)
+
+
+class RecordingHealthOut(BaseModel):
+    state: Literal["recording", "waiting", "off", "failing"]
+    reason: Literal["storage_low", "disk_full", "write_failed", "no_stream"] | None
+    mode: Literal["continuous", "events", "off"]
+    stream: Literal["main", "sub"]
+    bytes_per_s: float
+    segments: int
+    last_segment_at: float | None
 
 
 class CameraHealth(BaseModel):
@@ -45,6 +55,10 @@ class CameraHealth(BaseModel):
     connects: int | None = None
     attempts: int | None = None
     failures: int | None = None
+    recording: RecordingHealthOut | None = Field(None, description=(
+        "The camera's recording: state (recording, waiting, off, failing), the reason "
+        "when failing (storage_low, disk_full, write_failed, no_stream), bytes/s, segments "
+        "written since the reader started, and when the last one closed (epoch seconds)"))
 
 
 class FleetHealth(BaseModel):

@@ -1,4 +1,4 @@
-"""The console's pages: sign-in, wall, alerts, dashboard, administration.
+"""The console's pages: sign-in, wall, alerts, dashboard, playback, administration.
 
 Each page is a static HTML shell whose script reads everything through the API, so a
 page holds no data of its own; the server still refuses a page to someone who is not
@@ -27,6 +27,8 @@ PAGES: dict[str, frozenset[Role]] = {
     "wall": frozenset({Role.ADMIN, Role.OPERATOR}),
     "alerts": frozenset({Role.ADMIN, Role.OPERATOR, Role.OFFICER}),
     "dashboard": frozenset({Role.ADMIN, Role.OPERATOR}),
+    # Footage follows areas like alerts: officers play back their areas' cameras.
+    "playback": frozenset({Role.ADMIN, Role.OPERATOR, Role.OFFICER}),
     "admin": frozenset({Role.ADMIN}),
 }
 _NO_STORE = {"Cache-Control": "no-store"}

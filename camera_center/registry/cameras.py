@@ -43,6 +43,9 @@ class StreamSource:
     sub_url: str | None
     enabled: bool
     detection: dict[str, Any]
+    record: str | None = None          # None: the server's default
+    record_stream: str | None = None
+    retention_days: int | None = None
 
     def __repr__(self) -> str:
         return f"StreamSource(camera_id={self.camera_id!r})"
@@ -59,6 +62,8 @@ def to_out(cam: Camera) -> CameraOut:
         snapshot_url=mask_url(cam.snapshot_url),
         username=cam.username, has_password=has_password, enabled=cam.enabled,
         tags=list(cam.tags or []), detection=DetectionSettings(**(cam.detection or {})),
+        record=cam.record, record_stream=cam.record_stream,
+        retention_days=cam.retention_days,
         created_at=cam.created_at, updated_at=cam.updated_at,
     )
 
@@ -130,6 +135,8 @@ class CameraRegistry:
             sub_url=(with_credentials(cam.sub_url, cam.username, password)
                      if cam.sub_url else None),
             enabled=cam.enabled, detection=dict(cam.detection or {}),
+            record=cam.record, record_stream=cam.record_stream,
+            retention_days=cam.retention_days,
         )
 
     async def detection_settings(self, camera_id: str) -> dict[str, Any] | None:

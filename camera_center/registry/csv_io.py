@@ -30,9 +30,11 @@ from camera_center.registry.schemas import (
 
 REQUIRED_COLUMNS = ("id", "name", "area_id", "main_url")
 OPTIONAL_COLUMNS = ("address", "lat", "lon", "sub_url", "onvif_url", "snapshot_url", "username",
-                    "password", "enabled", "tags", "detect_fps")
+                    "password", "enabled", "tags", "detect_fps", "record", "record_stream",
+                    "retention_days")
 EXPORT_COLUMNS = ("id", "name", "area_id", "address", "lat", "lon", "main_url", "sub_url",
-                  "onvif_url", "snapshot_url", "username", "enabled", "tags", "detect_fps")
+                  "onvif_url", "snapshot_url", "username", "enabled", "tags", "detect_fps",
+                  "record", "record_stream", "retention_days")
 MAX_ROWS = 20_000
 
 _TRUE = {"1", "true", "yes", "y", "on", "có", "co"}
@@ -75,6 +77,16 @@ def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     if "tags" in cell:
         values["tags"] = [t.strip() for t in cell["tags"].replace("|", ";").split(";")
                           if t.strip()]
+    for key in ("record", "record_stream"):
+        if key in cell:  # empty: the server's default
+            values[key] = cell[key].lower() or None
+    if cell.get("retention_days"):
+        try:
+            values["retention_days"] = int(cell["retention_days"])
+        except ValueError:
+            errors.append("retention_days: not a whole number of days")
+    elif "retention_days" in cell:
+        values["retention_days"] = None
     if cell.get("detect_fps"):
         try:
             values["detection"] = {"fps": float(cell["detect_fps"].replace(",", "."))}
@@ -218,5 +230,7 @@ async def export_cameras(registry: CameraRegistry, who: Principal) -> str:
             "username": cam.username or "", "enabled": "true" if cam.enabled else "false",
             "tags": ";".join(cam.tags or []),
             "detect_fps": (cam.detection or {}).get("fps", ""),
+            "record": cam.record or "", "record_stream": cam.record_stream or "",
+            "retention_days": cam.retention_days or "",
         })
     return out.getvalue()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from camera_center.storage.base import Base, JSONType, UTCDateTime, utcnow
@@ -45,5 +45,9 @@ class Camera(Base):
     # What ONVIF/PTZ needs to find the device again (profile token, service URLs, PTZ
     # features); None for cameras registered without ONVIF. Credentials stay above.
     onvif: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Recording; None follows the server's default (settings: recording.*).
+    record: Mapped[str | None] = mapped_column(String(16))         # continuous|events|off
+    record_stream: Mapped[str | None] = mapped_column(String(8))   # main|sub
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

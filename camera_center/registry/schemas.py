@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -76,6 +76,11 @@ def _unique_tags(tags: list[str] | None) -> list[str] | None:
     return None if tags is None else list(dict.fromkeys(tags))
 
 
+RecordMode = Literal["continuous", "events", "off"]
+RecordStream = Literal["main", "sub"]
+RetentionDays = Annotated[int, Field(ge=1, le=3650)]
+
+
 class CameraCreate(_In):
     id: Slug
     name: Name
@@ -92,6 +97,10 @@ class CameraCreate(_In):
     enabled: bool = True
     tags: Tags = Field(default_factory=list)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    # Recording; None (or absent) follows the server's default (settings: recording.*).
+    record: RecordMode | None = None
+    record_stream: RecordStream | None = None
+    retention_days: RetentionDays | None = None
 
     _tags = field_validator("tags")(_unique_tags)
 
@@ -120,6 +129,10 @@ class CameraUpdate(_In):
     enabled: bool | None = None
     tags: Tags | None = None
     detection: DetectionSettings | None = None
+    # Recording; None (or absent) follows the server's default (settings: recording.*).
+    record: RecordMode | None = None
+    record_stream: RecordStream | None = None
+    retention_days: RetentionDays | None = None
 
     _tags = field_validator("tags")(_unique_tags)
 
@@ -142,6 +155,9 @@ class CameraOut(BaseModel):
     enabled: bool
     tags: list[str]
     detection: DetectionSettings
+    record: RecordMode | None
+    record_stream: RecordStream | None
+    retention_days: int | None
     created_at: datetime
     updated_at: datetime
 

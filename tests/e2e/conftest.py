@@ -103,7 +103,9 @@ def console(sim: SimProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         database={"url": f"sqlite+aiosqlite:///{data_dir / 'console.db'}"},
         auth={"bootstrap_admin": f"admin:{PASSWORD}"},
         ingest={"enabled": True, "open_timeout_s": 4, "read_timeout_s": 3, "backoff_cap_s": 2,
-                "offline_grace_s": 2})
+                "offline_grace_s": 2},
+        # Short segments for the playback tests; no free-space floor (CI disks vary).
+        recording={"segment_s": 10, "min_free_gb": 0})
     with LiveServer(settings) as server:
         console = Console(server.url, sim, data_dir)
         console.seed()

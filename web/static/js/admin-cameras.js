@@ -1,6 +1,6 @@
 // Cameras: the list with health, paging and search; create/edit form; enable/disable;
 // delete with confirmation; test connection (a snapshot or the reason in words).
-import { addStrings, api, el, notify, t, translate } from "/static/js/common.js";
+import { addStrings, api, el, notify, playbackUrl, t, translate } from "/static/js/common.js";
 import { reasonText, stateBadge, stateLabel } from "/static/js/camera-states.js";
 import { areaSelect, check, confirmAction, errorLine, field, formActions, modal, pager } from "/static/js/admin-ui.js";
 
@@ -11,7 +11,7 @@ addStrings({
     camOnlyEnabled: "Đang bật", camOnlyDisabled: "Đã tắt", camAdd: "Thêm camera",
     camExport: "Xuất CSV", camId: "Mã", camName: "Tên", camArea: "Địa bàn", camHealth: "Tình trạng",
     camActions: "Thao tác", camEnable: "Bật", camDisable: "Tắt", camTest: "Kiểm tra kết nối",
-    camZones: "Vùng", camNone: "Không có camera nào khớp.", camFleet: "{total} camera: {states}",
+    camZones: "Vùng", camReplay: "Xem lại", camNone: "Không có camera nào khớp.", camFleet: "{total} camera: {states}",
     camCreateTitle: "Thêm camera", camEditTitle: "Sửa camera {id}", camAddress: "Địa chỉ",
     camLat: "Vĩ độ", camLon: "Kinh độ", camMainUrl: "Luồng chính (RTSP)",
     camSubUrl: "Luồng phụ (RTSP)", camOnvifUrl: "Địa chỉ ONVIF", camSnapshotUrl: "Địa chỉ ảnh chụp",
@@ -37,7 +37,7 @@ addStrings({
     camOnlyEnabled: "Enabled", camOnlyDisabled: "Disabled", camAdd: "Add camera",
     camExport: "Export CSV", camId: "Id", camName: "Name", camArea: "Area", camHealth: "Health",
     camActions: "Actions", camEnable: "Enable", camDisable: "Disable", camTest: "Test connection",
-    camZones: "Zones", camNone: "No camera matches.", camFleet: "{total} cameras: {states}",
+    camZones: "Zones", camReplay: "Play back", camNone: "No camera matches.", camFleet: "{total} cameras: {states}",
     camCreateTitle: "Add camera", camEditTitle: "Edit camera {id}", camAddress: "Address",
     camLat: "Latitude", camLon: "Longitude", camMainUrl: "Main stream (RTSP)",
     camSubUrl: "Sub stream (RTSP)", camOnvifUrl: "ONVIF address", camSnapshotUrl: "Snapshot address",
@@ -140,6 +140,7 @@ export async function mount(panel, ctx) {
         el("button", { type: "button", class: "ghost small", onclick: () => edit(cam) }, t("edit")),
         el("button", { type: "button", class: "ghost small", onclick: () => testCamera(cam) }, t("camTest")),
         el("button", { type: "button", class: "ghost small", onclick: () => ctx.go("zones", cam.id) }, t("camZones")),
+        el("a", { class: "button ghost small", href: playbackUrl([cam.id], Date.now() - 60_000) }, t("camReplay")),
         toggle,
         el("button", { type: "button", class: "danger small", onclick: () => remove(cam) }, t("delete"))));
   }

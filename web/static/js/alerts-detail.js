@@ -1,6 +1,8 @@
 // One alert opened: its picture, clip, live camera, history and comments, and the actions
 // that move it along. Every action shows the server's answer, or its reason for refusing.
-import { api, el, fmtTime, notify, t } from "/static/js/common.js";
+import { addStrings, api, el, fmtTime, notify, playbackUrl, t } from "/static/js/common.js";
+
+addStrings({ vi: { replay: "Xem lại" }, en: { replay: "Play back" } });
 import { alertTitle, kindLabel, priorityLabel, statusLabel } from "/static/js/alerts-text.js";
 import { reasonText, stateLabel } from "/static/js/camera-states.js";
 
@@ -134,6 +136,9 @@ export class AlertDetail {
         el("span", { class: `badge status status-${a.status}`, id: "detail-status" }, statusLabel(a.status))),
       el("dl", { class: "facts" }, facts.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", {}, String(v))])),
       this.actions(),
+      // "xem lại": the recording from a little before the alert, on the playback page.
+      el("p", {}, el("a", { class: "button ghost", id: "replay",
+                            href: playbackUrl([a.camera_id], Date.parse(a.started_at) - 10_000) }, t("replay"))),
       el("div", { class: "media" },
         el("section", { class: "media-item", "aria-labelledby": "h-snap" },
           el("h3", { id: "h-snap", text: t("snapshot") }),

@@ -4,7 +4,7 @@
 const STRINGS = {
   vi: {
     appName: "Trung tâm giám sát camera", navWall: "Tường video", navAlerts: "Cảnh báo",
-    navDashboard: "Tổng quan", navAdmin: "Quản trị", signOut: "Đăng xuất",
+    navDashboard: "Tổng quan", navPlayback: "Xem lại", navAdmin: "Quản trị", signOut: "Đăng xuất",
     otherLang: "English", langLabel: "Chuyển ngôn ngữ sang tiếng Anh", skip: "Bỏ qua đến nội dung",
     roleAdmin: "quản trị viên", roleOperator: "điều hành viên", roleOfficer: "cán bộ",
     errNetwork: "Không kết nối được máy chủ.", loading: "Đang tải…", close: "Đóng",
@@ -12,7 +12,7 @@ const STRINGS = {
   },
   en: {
     appName: "Camera control center", navWall: "Video wall", navAlerts: "Alerts",
-    navDashboard: "Dashboard", navAdmin: "Administration", signOut: "Sign out",
+    navDashboard: "Dashboard", navPlayback: "Playback", navAdmin: "Administration", signOut: "Sign out",
     otherLang: "Tiếng Việt", langLabel: "Switch language to Vietnamese", skip: "Skip to content",
     roleAdmin: "administrator", roleOperator: "operator", roleOfficer: "officer",
     errNetwork: "The server cannot be reached.", loading: "Loading…", close: "Close",
@@ -70,6 +70,12 @@ export class Backoff {
   }
 
   reset() { this.attempts = 0; }
+}
+
+/** The playback page at *atMs* (wall time) for these cameras. */
+export function playbackUrl(cameraIds, atMs) {
+  const q = new URLSearchParams({ cameras: cameraIds.join(","), t: new Date(atMs).toISOString() });
+  return `/playback?${q}`;
 }
 
 // -- time: stored in UTC, shown in the center's local time ---------------------------------
@@ -200,6 +206,7 @@ const NAV = [
   { page: "wall", key: "navWall", roles: ["admin", "operator"] },
   { page: "alerts", key: "navAlerts", roles: ["admin", "operator", "officer"] },
   { page: "dashboard", key: "navDashboard", roles: ["admin", "operator"] },
+  { page: "playback", key: "navPlayback", roles: ["admin", "operator", "officer"] },
   { page: "admin", key: "navAdmin", roles: ["admin"] },
 ];
 

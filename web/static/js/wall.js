@@ -1,7 +1,7 @@
 // The video wall: a page of tiles fed by one WebSocket, filters, saved views, tours, a
 // focused live view. Everything that places the operator (layout, page, filters, view,
 // tour) lives in the URL, so a reload keeps the place.
-import { addStrings, api, el, fmtAge, notify, onLangChange, t } from "/static/js/common.js";
+import { addStrings, api, el, fmtAge, notify, onLangChange, playbackUrl, t } from "/static/js/common.js";
 import { isProblem, reasonText, stateBadge, stateLabel } from "/static/js/camera-states.js";
 import { Feed } from "/static/js/alerts-feed.js";
 import { kindLabel } from "/static/js/alerts-text.js";
@@ -18,7 +18,7 @@ addStrings({
     wallDeleted: "Đã xóa chế độ xem “{name}”.", wallPickView: "Hãy chọn một chế độ xem để xóa.",
     wallTour: "Tự chuyển", wallTourOff: "Tắt", wallTourMode: "Cách tự chuyển",
     wallTourPages: "theo trang", wallTourViews: "theo chế độ xem",
-    wallFullscreen: "Toàn màn hình", wallEmpty: "Không có camera nào phù hợp.",
+    wallReplay: "Xem lại", wallFullscreen: "Toàn màn hình", wallEmpty: "Không có camera nào phù hợp.",
     wallHelp: "Phím mũi tên: chuyển ô · Enter hoặc nhấp đúp: mở camera · F: toàn màn hình · PageUp/PageDown: đổi trang",
     wallNoPicture: "Chưa có hình", wallAlert: "Cảnh báo {kind} tại {camera}",
     wallLiveFallback: "Không phát được video trực tiếp; đang hiển thị ảnh chụp.",
@@ -32,7 +32,7 @@ addStrings({
     wallSaved: "View “{name}” saved.", wallDeleted: "View “{name}” deleted.",
     wallPickView: "Pick a view to delete first.",
     wallTour: "Tour", wallTourOff: "Off", wallTourMode: "Tour through", wallTourPages: "pages",
-    wallTourViews: "saved views", wallFullscreen: "Full screen", wallEmpty: "No camera matches.",
+    wallTourViews: "saved views", wallReplay: "Play back", wallFullscreen: "Full screen", wallEmpty: "No camera matches.",
     wallHelp: "Arrow keys: move between tiles · Enter or double-click: open camera · F: full screen · PageUp/PageDown: change page",
     wallNoPicture: "No picture yet", wallAlert: "{kind} alert at {camera}",
     wallLiveFallback: "Live video could not start; showing snapshots.",
@@ -224,6 +224,8 @@ async function openFocus(cam) {
   const live = $("#focus-live");
   const token = focused = { cam, session: null, img: null };
   $("#focus-title").textContent = cam.name;
+  // The last minute of this camera, from where the operator left the live picture.
+  $("#focus-replay").href = playbackUrl([cam.id], Date.now() - 60_000);
   const tile = tiles.get(cam.id);
   $("#focus-badge").className = tile ? tile.badge.className : "badge";
   $("#focus-badge").textContent = tile ? tile.badge.textContent : "";
