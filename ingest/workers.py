@@ -186,6 +186,7 @@ class ShardedSupervisor:
         # Placeholders only: _spawn(i) below puts each worker's pipe in before any use.
         self._conns: list[Connection] = [None] * workers  # type: ignore[list-item]
         self._procs: list[Any] = [None] * workers
+        self._receivers: list[threading.Thread] = []
         for i in range(workers):
             self._spawn(i)
 
@@ -199,8 +200,10 @@ class ShardedSupervisor:
         child.close()
         self._conns[index] = parent
         self._procs[index] = proc
-        threading.Thread(target=self._receive, args=(index, results_in),
-                         name=f"ingest-results-{index}", daemon=True).start()
+        receiver = threading.Thread(target=self._receive, args=(index, results_in),
+                                    name=f"ingest-results-{index}", daemon=True)
+        receiver.start()
+        self._receivers.append(receiver)
 
     def _respawn(self, index: int) -> None:
         """A reader process died (a crash in a decoder, the OOM killer): its cameras are
@@ -233,7 +236,9 @@ class ShardedSupervisor:
             self._conns[self._shard(camera_id)].send((op, arg))
 
     def _receive(self, index: int, conn: Connection) -> None:
-        while self._running:
+        # Reads until the worker's end of the pipe closes, also while stopping: the
+        # recorders' last segments are announced as their readers stop.
+        while True:
             try:
                 if not conn.poll(0.5):
                     continue
@@ -335,6 +340,8 @@ class ShardedSupervisor:
             proc.join(max(0.1, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.terminate()
+        for receiver in self._receivers:
+            receiver.join(max(0.1, deadline - time.monotonic()))
         self._running = False
 
 

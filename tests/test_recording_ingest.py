@@ -22,6 +22,7 @@ from camera_sim.process import SimProcess
 from ingest.recorder import RecordSpec, SegmentInfo
 from ingest.rtsp import ReaderOptions
 from ingest.supervisor import CameraStream, Supervisor, SupervisorOptions
+from ingest.workers import ShardedSupervisor
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("sim")
@@ -178,3 +179,21 @@ def test_a_full_disk_stops_writing_cleanly_and_writing_resumes_once_space_is_fre
     finally:
         recording.sup.stop_all(5.0)
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_reader_processes_announce_their_last_segments_while_stopping(
+        sim: SimProcess, tmp_path: Path) -> None:
+    segments: list[SegmentInfo] = []
+    sup = ShardedSupervisor(lambda _cam, _frame: None, FAST, workers=1,
+                            on_segment=segments.append)
+    try:
+        sup.apply(CameraStream("cam001", sim.url("cam001"),
+                               record=spec(tmp_path / "rec", segment_s=60.0)))
+        opened = wait_until(lambda: [s for s in segments if not s.final], 30,
+                            "a segment opened")
+        time.sleep(2.0)
+    finally:
+        sup.stop_all(5.0)
+    closed = [s for s in segments if s.final and s.path == opened[0].path]
+    assert closed, "the segment closed by the stop reached the server (no repair needed)"
+    assert closed[0].end - closed[0].start > 1.5

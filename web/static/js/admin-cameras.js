@@ -11,7 +11,10 @@ addStrings({
     camOnlyEnabled: "Đang bật", camOnlyDisabled: "Đã tắt", camAdd: "Thêm camera",
     camExport: "Xuất CSV", camId: "Mã", camName: "Tên", camArea: "Địa bàn", camHealth: "Tình trạng",
     camActions: "Thao tác", camEnable: "Bật", camDisable: "Tắt", camTest: "Kiểm tra kết nối",
-    camZones: "Vùng", camReplay: "Xem lại", camNone: "Không có camera nào khớp.", camFleet: "{total} camera: {states}",
+    camZones: "Vùng", camReplay: "Xem lại", camRecord: "Ghi hình", camRecordStream: "Luồng ghi",
+    camRetention: "Lưu giữ (ngày)", camRetentionHint: "Để trống: theo mặc định của máy chủ",
+    camDefault: "Theo mặc định", camRecContinuous: "Liên tục", camRecEvents: "Khi có sự kiện",
+    camRecOff: "Không ghi", camStreamSub: "Luồng phụ", camStreamMain: "Luồng chính", camNone: "Không có camera nào khớp.", camFleet: "{total} camera: {states}",
     camCreateTitle: "Thêm camera", camEditTitle: "Sửa camera {id}", camAddress: "Địa chỉ",
     camLat: "Vĩ độ", camLon: "Kinh độ", camMainUrl: "Luồng chính (RTSP)",
     camSubUrl: "Luồng phụ (RTSP)", camOnvifUrl: "Địa chỉ ONVIF", camSnapshotUrl: "Địa chỉ ảnh chụp",
@@ -37,7 +40,10 @@ addStrings({
     camOnlyEnabled: "Enabled", camOnlyDisabled: "Disabled", camAdd: "Add camera",
     camExport: "Export CSV", camId: "Id", camName: "Name", camArea: "Area", camHealth: "Health",
     camActions: "Actions", camEnable: "Enable", camDisable: "Disable", camTest: "Test connection",
-    camZones: "Zones", camReplay: "Play back", camNone: "No camera matches.", camFleet: "{total} cameras: {states}",
+    camZones: "Zones", camReplay: "Play back", camRecord: "Recording", camRecordStream: "Recorded stream",
+    camRetention: "Keep footage (days)", camRetentionHint: "Empty: the server's default",
+    camDefault: "Server default", camRecContinuous: "Continuous", camRecEvents: "On events",
+    camRecOff: "Off", camStreamSub: "Sub stream", camStreamMain: "Main stream", camNone: "No camera matches.", camFleet: "{total} cameras: {states}",
     camCreateTitle: "Add camera", camEditTitle: "Edit camera {id}", camAddress: "Address",
     camLat: "Latitude", camLon: "Longitude", camMainUrl: "Main stream (RTSP)",
     camSubUrl: "Sub stream (RTSP)", camOnvifUrl: "ONVIF address", camSnapshotUrl: "Snapshot address",
@@ -193,6 +199,13 @@ export async function mount(panel, ctx) {
     }, { titleVars: { id: cam.id } });
   }
 
+  function choice(name, options, value) {
+    const select = el("select", { name },
+      ...options.map(([v, key]) => el("option", { value: v, "data-t": key }, t(key))));
+    select.value = value || "";
+    return select;
+  }
+
   function edit(cam) {
     const creating = cam === null;
     const input = (attrs, value) => { const i = el("input", attrs); i.value = value ?? ""; return i; };
@@ -213,6 +226,13 @@ export async function mount(panel, ctx) {
       tags: input({ name: "tags" }, (cam?.tags || []).join(", ")),
       fps: input({ name: "detect_fps", type: "number", min: 0.1, max: 30, step: "0.1" }, cam?.detection?.fps ?? 1),
       sensitivity: input({ name: "sensitivity", type: "number", min: 0, max: 1, step: "0.05" }, cam?.detection?.sensitivity ?? 0.5),
+      // Recording: empty follows the server's default (settings: recording.*).
+      record: choice("record", [["", "camDefault"], ["continuous", "camRecContinuous"],
+                                ["events", "camRecEvents"], ["off", "camRecOff"]], cam?.record),
+      record_stream: choice("record_stream", [["", "camDefault"], ["sub", "camStreamSub"],
+                                              ["main", "camStreamMain"]], cam?.record_stream),
+      retention_days: input({ name: "retention_days", type: "number", min: 1, max: 3650, step: 1,
+                              placeholder: t("camDefault") }, cam?.retention_days),
     };
     f.area_id.name = "area_id";
     const enabled = check("camEnabled", cam ? cam.enabled : true, { name: "enabled" });
@@ -232,6 +252,8 @@ export async function mount(panel, ctx) {
         tags: f.tags.value.split(/[,;]/).map((s) => s.trim()).filter(Boolean),
         detection: { ...(cam?.detection || {}), enabled: detect.box.checked,
                      fps: num(f.fps) ?? 1, sensitivity: num(f.sensitivity) ?? 0.5 },
+        record: f.record.value || null, record_stream: f.record_stream.value || null,
+        retention_days: num(f.retention_days),
       };
     };
     const original = cam ? {
@@ -239,6 +261,7 @@ export async function mount(panel, ctx) {
       main_url: bareUrl(cam.main_url) || null, sub_url: bareUrl(cam.sub_url) || null,
       onvif_url: bareUrl(cam.onvif_url) || null, snapshot_url: bareUrl(cam.snapshot_url) || null,
       username: cam.username, enabled: cam.enabled, tags: cam.tags, detection: cam.detection,
+      record: cam.record, record_stream: cam.record_stream, retention_days: cam.retention_days,
     } : null;
 
     async function testForm() {
@@ -266,7 +289,9 @@ export async function mount(panel, ctx) {
           field("camOnvifUrl", f.onvif_url), field("camSnapshotUrl", f.snapshot_url),
           field("camUsername", f.username),
           field("camPassword", f.password, { hint: cam?.has_password ? "camPasswordKeep" : "camPasswordNew" }),
-          field("camTags", f.tags), field("camDetectFps", f.fps), field("camSensitivity", f.sensitivity)),
+          field("camTags", f.tags), field("camDetectFps", f.fps), field("camSensitivity", f.sensitivity),
+          field("camRecord", f.record), field("camRecordStream", f.record_stream),
+          field("camRetention", f.retention_days, { hint: "camRetentionHint" })),
         el("div", { class: "checks" }, enabled.node, detect.node, cam?.has_password ? removePw.node : null),
         probeOut, error,
         formActions(close, [el("button", { type: "button", class: "ghost", id: "cam-form-test",

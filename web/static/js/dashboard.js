@@ -16,6 +16,9 @@ addStrings({
     hoursDesc: "{total} cảnh báo trong {hours} giờ; nhiều nhất {max} trong một giờ.",
     kindsDesc: "{total} cảnh báo, {kinds} loại.", noAlerts: "Không có cảnh báo nào trong 24 giờ qua.",
     lIngest: "Thu nhận video", lDetector: "Phân tích", lServer: "Máy chủ",
+    lRecording: "Ghi hình", lRecCams: "Camera đang ghi", lRecFailing: "Camera không ghi được",
+    lRecRate: "Ghi xuống đĩa (MB/s)", lRecStored: "Đã lưu (GB)", lRecFree: "Còn trống (GB)",
+    lRecLow: "Sắp hết chỗ lưu: ghi hình đang dừng",
     lCameras: "Camera đang đọc", lPackets: "Gói video/giây", lMbit: "Băng thông vào (Mbit/s)",
     lDecoded: "Khung hình giải mã/giây", lDecodeMs: "Thời gian giải mã (ms)", lStates: "Trạng thái luồng",
     lAnalysed: "Khung hình phân tích/giây", lMotion: "Khung có chuyển động/giây",
@@ -33,6 +36,9 @@ addStrings({
     hoursDesc: "{total} alerts in {hours} hours; at most {max} in one hour.",
     kindsDesc: "{total} alerts of {kinds} kinds.", noAlerts: "No alerts in the last 24 hours.",
     lIngest: "Ingest", lDetector: "Analysis", lServer: "Server",
+    lRecording: "Recording", lRecCams: "Cameras recording", lRecFailing: "Cameras failing to record",
+    lRecRate: "Written to disk (MB/s)", lRecStored: "Stored (GB)", lRecFree: "Free (GB)",
+    lRecLow: "Storage low: recording has stopped",
     lCameras: "Cameras read", lPackets: "Video packets/s", lMbit: "Bandwidth in (Mbit/s)",
     lDecoded: "Decoded frames/s", lDecodeMs: "Decode time (ms)", lStates: "Stream states",
     lAnalysed: "Analysed frames/s", lMotion: "Frames with motion/s",
@@ -115,7 +121,17 @@ function renderLoad(load) {
       item("lBatch", num(d.detector_batch_ms)), item("lBusy", num(d.detector_busy_pct)),
       item("lSkipped", num(d.skipped_busy_per_s, 2))),
     el("h3", {}, t("lServer")),
-    el("dl", {}, item("lCpu", num(s.cpu_pct), "load-cpu"), item("lRss", num(s.rss_mb, 0))));
+    el("dl", {}, item("lCpu", num(s.cpu_pct), "load-cpu"), item("lRss", num(s.rss_mb, 0))),
+    ...(last.recording ? renderRecording(last.recording, item) : []));
+}
+
+function renderRecording(r, item) {
+  return [
+    el("h3", {}, t("lRecording")),
+    r.storage_low ? el("p", { class: "badge bad", role: "alert", id: "rec-low" }, t("lRecLow")) : "",
+    el("dl", {}, item("lRecCams", r.cameras_recording, "rec-cameras"),
+      item("lRecFailing", r.cameras_failing, "rec-failing"), item("lRecRate", num(r.bytes_per_s / 1e6, 2)),
+      item("lRecStored", num(r.stored_bytes / 1e9, 2), "rec-stored"), item("lRecFree", num(r.free_bytes / 1e9, 1)))];
 }
 
 function renderAll() {
@@ -125,8 +141,10 @@ function renderAll() {
 }
 
 async function refresh() {
-  const [fleet, alerts, load] = await Promise.allSettled([
-    api("/api/v1/fleet/health"), api("/api/v1/stats/alerts?hours=24"), api("/api/v1/stats/load")]);
+  const [fleet, alerts, load, recording] = await Promise.allSettled([
+    api("/api/v1/fleet/health"), api("/api/v1/stats/alerts?hours=24"), api("/api/v1/stats/load"),
+    api("/api/v1/recordings/status")]);
+  if (recording.status === "fulfilled") last.recording = recording.value;
   if (fleet.status === "fulfilled") { last.fleet = fleet.value; renderAreas(fleet.value); }
   else $("areas").replaceChildren(el("tr", {}, el("td", { colspan: 7 }, t("noIngest", { why: fleet.reason.message }))));
   if (alerts.status === "fulfilled") { last.alerts = alerts.value; renderAlerts(alerts.value); }
