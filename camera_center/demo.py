@@ -33,7 +33,7 @@ DEMO_SUB_FPS = 5
 
 # The demo records on events (motion, alerts) and keeps at most this much footage, so
 # `make run` on a laptop never fills its disk: 400 simulated sub streams recorded
-# continuously would write about 19 MB/s. Either can be set in the settings.
+# continuously write about 11.6 MB/s (bench.recording). Either can be set in the settings.
 DEMO_RECORD_MODE = "events"
 DEMO_RECORD_MAX_GB = 5.0
 

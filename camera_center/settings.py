@@ -171,7 +171,8 @@ class RetentionSettings(_Section):
 class RecordingSettings(_Section):
     # What every camera does unless its own record/record_stream/retention_days say
     # otherwise. Continuous recording of 400 sub streams of the simulator writes about
-    # 19 MB/s (380 kbit/s each): size the disk, or the caps below, to match.
+    # 11.6 MB/s (about 230 kbit/s each, bench.recording): size the disk, or the caps
+    # below, to match.
     mode: Literal["continuous", "events", "off"] = "continuous"
     stream: Literal["main", "sub"] = "sub"
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
