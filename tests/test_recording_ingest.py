@@ -92,6 +92,7 @@ def test_continuous_recording_matches_wall_time_and_every_file_plays(
             "footage of people is readable by the server's user only"
 
 
+@pytest.mark.slow  # ~15 s: an outage and a reconnect, in real time
 def test_an_outage_is_a_gap_of_its_length(sim: SimProcess, recording: Recording) -> None:
     cam = "cam025"
     recording.sup.apply(CameraStream(cam, sim.url(cam), record=spec(recording.root,
@@ -113,6 +114,7 @@ def test_an_outage_is_a_gap_of_its_length(sim: SimProcess, recording: Recording)
     assert recording.sup.health(cam).recording.snapshot()["segments"] >= 1
 
 
+@pytest.mark.slow  # ~10 s: a recorder process started and killed
 def test_a_killed_writer_leaves_a_playable_file_missing_at_most_a_gop(
         sim: SimProcess, tmp_path: Path) -> None:
     root = tmp_path / "rec"
@@ -151,6 +153,7 @@ def test_a_killed_writer_leaves_a_playable_file_missing_at_most_a_gop(
     assert ffprobe(root / path)["codec_name"] == "h264"
 
 
+@pytest.mark.slow  # ~20 s: a tmpfs filled in real time
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_full_disk_stops_writing_cleanly_and_writing_resumes_once_space_is_freed(
         sim: SimProcess, recording: Recording) -> None:
@@ -181,6 +184,7 @@ def test_a_full_disk_stops_writing_cleanly_and_writing_resumes_once_space_is_fre
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.slow  # ~8 s: a reader process started and stopped
 def test_reader_processes_announce_their_last_segments_while_stopping(
         sim: SimProcess, tmp_path: Path) -> None:
     segments: list[SegmentInfo] = []

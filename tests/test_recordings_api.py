@@ -124,6 +124,7 @@ def test_playback_starts_at_the_keyframe_before_the_asked_second_and_is_audited(
     assert backwards.status_code == 400
 
 
+@pytest.mark.slow  # ~20 s: three 5 s segments recorded first
 def test_retention_takes_the_oldest_unheld_footage_first_and_never_held_footage(
         center: World) -> None:
     segs = wait_segments(center, 3)
@@ -235,6 +236,7 @@ def test_an_export_verifies_and_a_tampered_copy_does_not(center: World,
         "/api/v1/recordings/holds", headers=center.admin).json())
 
 
+@pytest.mark.slow  # ~40 s: a tmpfs filled, then emptied, in real time
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_full_recording_disk_raises_storage_low_and_recovers_once_footage_is_released(
         make_settings: Callable[..., Settings], sim: SimProcess, tmp_path: Path) -> None:

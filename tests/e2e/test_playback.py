@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Console
@@ -133,6 +134,7 @@ def test_playback_syncs_plays_changes_speed_seeks_and_jumps_to_an_alert(
                or iso((at - 5000) / 1000)[:16] in u)
 
 
+@pytest.mark.slow  # ~10 s of H.265 footage recorded first
 def test_an_alert_opens_its_playback_and_h265_is_said_plainly(console: Console,
                                                               page: Page) -> None:
     recorded_for(console, "cam002", 10)
@@ -148,6 +150,7 @@ def test_an_alert_opens_its_playback_and_h265_is_said_plainly(console: Console,
         expect(page.get_by_role("button", name="Xuất bằng chứng")).to_be_visible()
 
 
+@pytest.mark.slow  # ~25 s: footage recorded, then an export job
 def test_an_export_made_in_the_console_verifies_with_the_cli(console: Console, page: Page,
                                                             tmp_path: Path) -> None:
     recorded_for(console, "cam004", 25)
