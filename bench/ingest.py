@@ -34,7 +34,7 @@ from ingest.supervisor import CameraStream, ReaderPool, SupervisorOptions
 from ingest.workers import ShardedSupervisor, reader_pool
 
 
-def _wait_online(sup: ReaderPool, n: int, timeout_s: float) -> float:
+def wait_online(sup: ReaderPool, n: int, timeout_s: float) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         if sup.states().get(StreamState.ONLINE.value, 0) >= n:
@@ -78,7 +78,7 @@ async def measure_ingest(sim: SimProcess, ids: list[str], seconds: float,
     _, readers_idle = _cpu_rss(procs[1:])
     for cam in ids:
         sup.apply(CameraStream(cam, sim.url(cam), decode_fps=1.0))
-    online_after = await asyncio.to_thread(_wait_online, sup, len(ids), 120)
+    online_after = await asyncio.to_thread(wait_online, sup, len(ids), 120)
     await asyncio.sleep(5)  # settle: first keyframes, probing
     frames, latencies[:] = 0, []
 
@@ -207,7 +207,7 @@ def measure_recovery(sim: SimProcess, ids: list[str], outage_s: float,
     sup = reader_pool(ignore, options, workers)
     for cam in ids:
         sup.apply(CameraStream(cam, sim.url(cam)))
-    _wait_online(sup, len(ids), 120)
+    wait_online(sup, len(ids), 120)
     sim.stop()
     time.sleep(outage_s)
     time.sleep(1.5)  # let the workers report the failures

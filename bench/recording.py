@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import functools
 import itertools
+import math
 import random
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from typing import Any
 
 import psutil
 
+from bench.ingest import wait_online
 from bench.stats import percentile
 from camera_center.logs import configure_logging
 from camera_center.recording.index import RecordingIndex, probe_segment
@@ -44,7 +46,6 @@ from camera_center.storage.engine import Database
 from camera_center.storage.migrate import upgrade
 from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet
 from camera_sim.process import SimProcess
-from ingest.health import StreamState
 from ingest.recorder import RecordSpec, SegmentInfo
 from ingest.supervisor import CameraStream, SupervisorOptions
 from ingest.workers import ShardedSupervisor
@@ -57,13 +58,9 @@ def _cpu(procs: list[psutil.Process]) -> float:
     return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
 
 
-def _wait_online(sup: ShardedSupervisor, n: int, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if sup.states().get(StreamState.ONLINE.value, 0) >= n:
-            return
-        time.sleep(0.5)
-    raise SystemExit(f"only {sup.states()} online after {timeout_s} s")
+def _all_online(sup: ShardedSupervisor, n: int, timeout_s: float = 180) -> None:
+    if math.isnan(wait_online(sup, n, timeout_s)):
+        raise SystemExit(f"only {sup.states()} online after {timeout_s} s")
 
 
 def measure_fleet(sim: SimProcess, ids: list[str], seconds: float, root: Path | None,
@@ -87,7 +84,7 @@ def measure_fleet(sim: SimProcess, ids: list[str], seconds: float, root: Path | 
             sup.apply(CameraStream(cam, sim.url(cam, credentials=credentials), decode_fps=1.0,
                                    record=record, record_url=record_url and sim.url(
                                        cam, "main", credentials=credentials)))
-        _wait_online(sup, len(ids))
+        _all_online(sup, len(ids))
         time.sleep(5.0)  # connections settle, first segments open
         procs = [psutil.Process(pid) for pid in sup.pids()]
         written0 = _bytes(root)

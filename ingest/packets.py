@@ -29,16 +29,20 @@ class StoredPacket:
     extradata: bytes | None = None
 
     @classmethod
-    def of(cls, packet: Any, arrived_at: float | None = None) -> StoredPacket:
-        """A copy of a demuxed PyAV packet (its buffer is reused by the demuxer)."""
-        keyframe = bool(packet.is_keyframe)
-        codec: dict[str, Any] = {}
-        if keyframe and packet.stream is not None:
-            ctx = packet.stream.codec_context
-            codec = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
-                     "extradata": bytes(ctx.extradata) if ctx.extradata else None}
-        return cls(bytes(packet), packet.pts, packet.dts, packet.time_base, keyframe,
-                   time.time() if arrived_at is None else arrived_at, **codec)
+    def of(cls, packet: Any, arrived_at: float | None = None,
+           time_base: Fraction | None = None) -> StoredPacket:
+        """A copy of a demuxed PyAV packet (its buffer is reused by the demuxer).
+        *time_base*, when the caller knows it, spares reading it (PyAV makes a new
+        Fraction at each read)."""
+        at = time.time() if arrived_at is None else arrived_at
+        tb = time_base or packet.time_base
+        if not packet.is_keyframe:  # most packets: no codec details, no keyword call
+            return cls(bytes(packet), packet.pts, packet.dts, tb, False, at)
+        ctx = packet.stream.codec_context if packet.stream is not None else None
+        if ctx is None:
+            return cls(bytes(packet), packet.pts, packet.dts, tb, True, at)
+        return cls(bytes(packet), packet.pts, packet.dts, tb, True, at, ctx.name, ctx.width,
+                   ctx.height, bytes(ctx.extradata) if ctx.extradata else None)
 
 
 class PacketRing:

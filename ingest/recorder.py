@@ -232,8 +232,7 @@ class CameraRecorder:
         # The hot path: 6,000 packets a second at 400 cameras, in reader threads that
         # share one interpreter lock per process. What is the same for every packet of
         # a connection (the time base, the stream) is read once per keyframe.
-        pts = packet.pts
-        if pts is None or self.spec.mode is RecordMode.OFF:
+        if packet.pts is None or self.spec.mode is RecordMode.OFF:
             return  # FFmpeg's RTSP demuxer gives one such packet before the first frame
         if packet.is_keyframe:
             stored = StoredPacket.of(packet, self.clock())
@@ -242,8 +241,7 @@ class CameraRecorder:
                 self._time_base = stored.time_base
                 self._feed(stored)
             return
-        stored = StoredPacket(bytes(packet), pts, packet.dts, self._time_base, False,
-                              self.clock())
+        stored = StoredPacket.of(packet, self.clock(), self._time_base)
         with self._lock:
             self._feed(stored)
 

@@ -9,7 +9,6 @@ personal data asks for a record of who viewed images of people.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -43,7 +42,8 @@ router = APIRouter(prefix="/recordings", tags=["recordings"],
                    responses=problem_responses(400, 401, 403, 404, 422))
 
 CameraPath = Annotated[str, Path(pattern=SLUG_PATTERN)]
-MAX_TIMELINE_S = 31 * 86400.0
+# The longest range a timeline or a hold may cover.
+MAX_RANGE_S = 31 * 86400.0
 
 
 def utc(ts: float) -> datetime:
@@ -80,7 +80,7 @@ async def timeline(
     for camera_id in camera:
         if not camera_id or len(camera_id) > 64:
             raise BadRequest("Each camera is a camera id.")
-    s, e = checked_range(start, end, MAX_TIMELINE_S, "A timeline")
+    s, e = checked_range(start, end, MAX_RANGE_S, "A timeline")
     cams = await visible_cameras(services, who, camera)
     ids = [c[0] for c in cams]
     index = services.recordings.index
@@ -174,7 +174,7 @@ async def list_holds(who: Admin, services: ServicesDep) -> list[HoldOut]:
 @router.post("/holds", response_model=HoldOut, status_code=201,
              summary="Keep footage from retention until released (admins, officers)")
 async def place_hold(who: Exporter, services: ServicesDep, body: HoldIn) -> HoldOut:
-    s, e = checked_range(body.start, body.end, 31 * 86400.0, "A hold")
+    s, e = checked_range(body.start, body.end, MAX_RANGE_S, "A hold")
     await services.cameras.get(who, body.camera_id)
     async with services.db.session() as session, session.begin():
         hold = Hold(camera_id=body.camera_id, start_ts=s, end_ts=e, kind="manual",
@@ -206,7 +206,7 @@ async def status(who: AnyUser, services: ServicesDep) -> RecordingStatusOut:
     rec = services.recordings
     states = list(rec.health_source().values())
     stored, segments = await rec.index.usage()
-    free = (await asyncio.to_thread(shutil.disk_usage, rec.root)).free
+    free = await asyncio.to_thread(rec.free_bytes)
     return RecordingStatusOut(
         cameras_recording=sum(1 for r in states if r.get("state") == "recording"),
         cameras_failing=sum(1 for r in states if r.get("state") == "failing"),

@@ -56,11 +56,10 @@ def copy_range(pieces: Sequence[Piece], start: float, end: float, out: Writable 
     order) into *out*; raises NothingRecorded when there is none."""
     output: Any = None
     stream: Any = None
-    origin_ts = first_ts = last_ts = 0.0
+    first_ts = last_ts = 0.0
     step = 0.0
     frames = 0
     codec, width, height = "", 0, 0
-    tb_out = None
     prev_piece_end: float | None = None
     try:
         for piece in pieces:
@@ -97,17 +96,16 @@ def copy_range(pieces: Sequence[Piece], start: float, end: float, out: Writable 
                                 else {"movflags": "faststart"}))
                             stream = output.add_stream_from_template(vin)
                             stream.time_base = vin.time_base
-                            tb_out = vin.time_base
                             codec = vin.codec_context.name
                             width, height = vin.codec_context.width, vin.codec_context.height
-                            origin_ts = first_ts = gop[0][1]
+                            first_ts = gop[0][1]
                             if on_start is not None:
                                 on_start(first_ts)
                             for held, held_at in gop[:-1]:
-                                _write(output, stream, held, held_at, origin_ts, tb_out)
+                                _write(output, stream, held, held_at, first_ts)
                                 frames += 1
                             gop = []
-                        _write(output, stream, packet, at, origin_ts, tb_out)
+                        _write(output, stream, packet, at, first_ts)
                         frames += 1
                         if at > last_ts:
                             step = at - last_ts if last_ts else step
@@ -131,12 +129,11 @@ class _Done(Exception):
     pass
 
 
-def _write(output: Any, stream: Any, packet: Any, at: float, origin_ts: float,
-           tb: Any) -> None:
+def _write(output: Any, stream: Any, packet: Any, at: float, origin_ts: float) -> None:
+    tb = packet.time_base  # the input's: the pts-dts offset below is in it too
     ts = round((at - origin_ts) / float(tb))
     pts_offset = (packet.pts - packet.dts) if packet.pts is not None else 0
     packet.dts = ts
     packet.pts = ts + pts_offset
-    packet.time_base = tb
     packet.stream = stream
     output.mux(packet)

@@ -137,7 +137,7 @@ class Recordings:
         """One retention pass: plan, delete, and say when storage stays low."""
         policy = await self.policy()
         total, _count = await self.index.usage()
-        free = await asyncio.to_thread(self._free_bytes)
+        free = await asyncio.to_thread(self.free_bytes)
         aged = await self.index.aged(policy.latest_cutoff())
         oldest = await self.index.oldest() if (
             (policy.max_bytes and total > policy.max_bytes) or free < policy.min_free_bytes
@@ -152,7 +152,7 @@ class Recordings:
         await self._check_storage(plan, free + plan.bytes)
         return plan
 
-    def _free_bytes(self) -> int:
+    def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
 
     async def _check_storage(self, plan: Plan, free: int) -> None:
