@@ -24,6 +24,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from filelock import FileLock
 
 FPS = 15
 CACHE_VERSION = 2
@@ -234,21 +235,28 @@ def load_clip(cache_dir: Path, scene_name: str, width: int, height: int,
     stem = cache_dir / f"v{CACHE_VERSION}-{scene_name}-{width}x{height}{rate}.{codec}"
     data_path, index_path = stem.with_suffix(stem.suffix + ".bin"), stem.with_suffix(
         stem.suffix + ".json")
-    if data_path.exists() and index_path.exists():
-        index = json.loads(index_path.read_text())
-        blob = data_path.read_bytes()
-        units, offset = [], 0
-        for size in index["sizes"]:
-            units.append(blob[offset:offset + size])
-            offset += size
-        return EncodedClip(scene_name, codec, width, height, fps, units, index["keyframes"])
-    units, keys = _encode(scene, width, height, codec, fps)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_path.with_suffix(f".{os.getpid()}.tmp")  # simulators may share a cache
-    tmp.write_bytes(b"".join(units))
-    tmp.replace(data_path)
-    index_path.write_text(json.dumps({"sizes": [len(u) for u in units], "keyframes": keys}))
-    return EncodedClip(scene_name, codec, width, height, fps, units, keys)
+    # Simulators may share a cache (the test workers each start one): the first to
+    # want a clip encodes it while the others wait for it, rather than every one
+    # encoding the same clip on the same cores (a cold cache cost the two test workers
+    # about a minute each, encoding side by side).
+    with FileLock(str(stem.with_suffix(stem.suffix + ".lock"))):
+        if data_path.exists() and index_path.exists():
+            index = json.loads(index_path.read_text())
+            blob = data_path.read_bytes()
+            units, offset = [], 0
+            for size in index["sizes"]:
+                units.append(blob[offset:offset + size])
+                offset += size
+            return EncodedClip(scene_name, codec, width, height, fps, units,
+                               index["keyframes"])
+        units, keys = _encode(scene, width, height, codec, fps)
+        tmp = data_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(b"".join(units))
+        tmp.replace(data_path)
+        index_path.write_text(json.dumps({"sizes": [len(u) for u in units],
+                                          "keyframes": keys}))
+        return EncodedClip(scene_name, codec, width, height, fps, units, keys)
 
 
 def scene_script(scene_name: str) -> dict[str, object]:

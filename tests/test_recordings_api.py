@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
 from camera_center.recording.index import probe_segment
-from camera_center.settings import Settings
+from camera_center.settings import Settings, load_settings
 from camera_sim.process import SimProcess
 from tests.conftest import World, call, services_of
 from tests.waiting import wait_until
@@ -28,18 +28,15 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.usefixtures("sim")
 
 CAM = "cam025"
+# The tests on one shared server run in one test worker.
+SHARED = pytest.mark.xdist_group("recording-api")
 
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-@pytest.fixture
-def center(make_settings: Callable[..., Settings], sim: SimProcess) -> Iterator[World]:
-    settings = make_settings(
-        ingest={"enabled": True, "open_timeout_s": 4, "read_timeout_s": 3,
-                "backoff_cap_s": 2},
-        recording={"segment_s": 5, "min_free_gb": 0, "retention_every_s": 3600})
+def _recording_center(settings: Settings, sim: SimProcess) -> Iterator[World]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         world = World(client)
         r = client.post("/api/v1/cameras", headers=world.admin, json={
@@ -47,6 +44,31 @@ def center(make_settings: Callable[..., Settings], sim: SimProcess) -> Iterator[
             "main_url": sim.url(CAM, "main"), "sub_url": sim.url(CAM, "sub")})
         assert r.status_code == 201, r.text
         yield world
+
+
+_RECORDING = {"ingest": {"enabled": True, "open_timeout_s": 4, "read_timeout_s": 3,
+                         "backoff_cap_s": 2},
+              "recording": {"segment_s": 5, "min_free_gb": 0, "retention_every_s": 3600}}
+
+
+@pytest.fixture
+def center(make_settings: Callable[..., Settings], sim: SimProcess) -> Iterator[World]:
+    """A server of its own, for tests that delete footage."""
+    yield from _recording_center(make_settings(**_RECORDING), sim)
+
+
+@pytest.fixture(scope="module")
+def shared_center(tmp_path_factory: pytest.TempPathFactory, sim: SimProcess
+                  ) -> Iterator[World]:
+    """One recording server for the tests that only read footage and add to it: each
+    would otherwise wait ~12 s for its own first two segments."""
+    root = tmp_path_factory.mktemp("recording-api")
+    settings = load_settings(None, data_dir=str(root / "data"),
+                             database={"url": f"sqlite+aiosqlite:///{root / 'test.db'}"},
+                             auth={"password_hash": {"time_cost": 1, "memory_kib": 256,
+                                                     "parallelism": 1}},
+                             **_RECORDING)
+    yield from _recording_center(settings, sim)
 
 
 def segments(world: World) -> list:
@@ -65,7 +87,10 @@ def timeline(world: World, start: float, end: float, role: str = "admin"):
                             params={"camera": CAM, "start": iso(start), "end": iso(end)})
 
 
-def test_the_timeline_shows_recorded_footage_gaps_and_recording_now(center: World) -> None:
+@SHARED
+def test_the_timeline_shows_recorded_footage_gaps_and_recording_now(shared_center: World
+                                                                    ) -> None:
+    center = shared_center
     segs = wait_segments(center, 2)
     start = segs[0].start_ts - 30
     r = timeline(center, start, time.time() + 30)
@@ -87,8 +112,10 @@ def test_the_timeline_shows_recorded_footage_gaps_and_recording_now(center: Worl
     assert timeline(center, 0, time.time()).status_code == 400  # more than 31 days
 
 
+@SHARED
 def test_playback_starts_at_the_keyframe_before_the_asked_second_and_is_audited(
-        center: World, tmp_path: Path) -> None:
+        shared_center: World, tmp_path: Path) -> None:
+    center = shared_center
     segs = wait_segments(center, 2)
     asked = segs[0].start_ts + 2.5
     r = center.client.get(f"/api/v1/recordings/{CAM}/play",
@@ -169,8 +196,10 @@ def rewrite(package: Path, target: Path, name: str, change: Callable[[bytes], by
             out.writestr(item, change(data) if item.filename == name else data)
 
 
-def test_an_export_verifies_and_a_tampered_copy_does_not(center: World,
+@SHARED
+def test_an_export_verifies_and_a_tampered_copy_does_not(shared_center: World,
                                                          tmp_path: Path) -> None:
+    center = shared_center
     segs = wait_segments(center, 2)
     body = {"cameras": [CAM], "start": iso(segs[0].start_ts + 1),
             "end": iso(segs[1].end_ts - 1), "reason": "Trộm xe máy ở chợ Đu",

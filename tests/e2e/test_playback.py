@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import Console
 from tests.e2e.test_alert_console import FULL_FRAME, _own_camera, _wait_alert
@@ -132,6 +132,36 @@ def test_playback_syncs_plays_changes_speed_seeks_and_jumps_to_an_alert(
     wait_until(lambda: page.url, 5, "the URL holds the place",
                until=lambda u: iso((at - 5000) / 1000)[:16].replace(":", "%3A") in u
                or iso((at - 5000) / 1000)[:16] in u)
+
+
+def test_a_paused_page_whose_footage_did_not_load_asks_again(console: Console,
+                                                               page: Page) -> None:
+    """A refused request and a dropped connection: the cell says it is trying again and
+    then shows the footage, though the clock stands still."""
+    recorded_for(console, "cam001", 20)
+    refused: list[str] = []
+
+    def flaky(route: Route) -> None:
+        if not refused:
+            refused.append("503")
+            route.fulfill(status=503, body="busy")
+        elif len(refused) == 1:
+            refused.append("dropped")
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/recordings/cam001/play?*", flaky)
+    console.sign_in(page, "operator.du")
+    at = time.time() - 10
+    page.goto(f"{console.url}/playback?cameras=cam001&t={at_param(at)}")
+    overlay = page.locator(".pb-cell[data-camera-id=cam001] .overlay")
+    expect(overlay).to_contain_text("đang thử lại")
+    shown = wait_showing(page, ["cam001"], 15)
+    assert refused == ["503", "dropped"]
+    assert abs(shown["now"] - at * 1000) < 50, "still paused where the URL said"
+    assert abs(shown["cams"]["cam001"] - at * 1000) < 400
+    expect(overlay).to_be_hidden()
 
 
 @pytest.mark.slow  # ~10 s of H.265 footage recorded first

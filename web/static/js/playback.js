@@ -19,7 +19,7 @@ addStrings({
     pbEmpty: "Chọn một camera để xem lại (tối đa 4 camera cùng lúc).",
     pbNoFootage: "Không có ghi hình lúc này", pbLoading: "Đang tải…",
     pbNoHevc: "Trình duyệt này không giải mã được H.265. Hãy dùng «Xuất bằng chứng» để lấy tệp và xem bằng trình phát khác.",
-    pbVideoError: "Không phát được đoạn phim này.", pbRemove: "Bỏ camera {name}",
+    pbVideoError: "Không phát được đoạn phim này.", pbRetry: "Chưa tải được đoạn phim, đang thử lại…", pbRemove: "Bỏ camera {name}",
     pbAlertAt: "Cảnh báo {kind} lúc {time}", pbMax: "Tối đa 4 camera cùng lúc.",
     pbExports: "Bản xuất", pbExportTitle: "Xuất bằng chứng", pbFrom: "Từ", pbTo: "Đến",
     pbCase: "Số hồ sơ vụ việc", pbReason: "Lý do", pbExportGo: "Xuất",
@@ -37,7 +37,7 @@ addStrings({
     pbEmpty: "Choose a camera to play back (up to 4 at once).",
     pbNoFootage: "No footage at this time", pbLoading: "Loading…",
     pbNoHevc: "This browser cannot decode H.265. Use “Export evidence” to get the file and play it in another player.",
-    pbVideoError: "This footage cannot be played.", pbRemove: "Remove camera {name}",
+    pbVideoError: "This footage cannot be played.", pbRetry: "Could not load the footage yet; trying again…", pbRemove: "Remove camera {name}",
     pbAlertAt: "{kind} alert at {time}", pbMax: "At most 4 cameras at once.",
     pbExports: "Exports", pbExportTitle: "Export evidence", pbFrom: "From", pbTo: "To",
     pbCase: "Case number", pbReason: "Reason", pbExportGo: "Export",
@@ -49,6 +49,8 @@ addStrings({
 
 const MAX_CAMERAS = 4;
 const WINDOW_MS = 120_000;   // footage asked for at a time
+const LOAD_TIMEOUT_MS = 15_000;  // a window's request, download and first metadata
+const RETRY_MS = 2000;       // a failed window is asked again after this long
 const FRAME_MS = 1000 / 15;  // one frame step
 const OFFSET = "+07:00";     // the center's time zone (Asia/Ho_Chi_Minh, no daylight saving)
 const HEVC = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
@@ -218,6 +220,24 @@ function show(cell, text) {
   cell.overlay.hidden = !text;
 }
 
+/** Wait until *video* can tell its duration; rejects on an error or when *signal* aborts. */
+function metadataOf(video, signal) {
+  return new Promise((resolve, reject) => {
+    const done = (fn, arg) => {
+      video.removeEventListener("loadedmetadata", onMeta);
+      video.removeEventListener("error", onError);
+      signal.removeEventListener("abort", onAbort);
+      fn(arg);
+    };
+    const onMeta = () => done(resolve);
+    const onError = () => done(reject, Object.assign(new Error("the browser cannot play this footage"), { name: "MediaError" }));
+    const onAbort = () => done(reject, signal.reason);
+    video.addEventListener("loadedmetadata", onMeta);
+    video.addEventListener("error", onError);
+    signal.addEventListener("abort", onAbort);
+  });
+}
+
 async function load(cam, at) {
   const cell = cam.cell;
   cell.loading?.abort();
@@ -225,34 +245,45 @@ async function load(cam, at) {
   cell.loading = ctl;
   cell.window = null;
   show(cell, t("pbLoading"));
+  // Nothing a load waits on (the server, the network, the browser's demuxer) may leave
+  // the cell saying "loading" for good: past the deadline it fails like any error and
+  // is asked again shortly.
+  const deadline = setTimeout(() => ctl.abort(new DOMException("load timed out", "TimeoutError")), LOAD_TIMEOUT_MS);
+  const failed = (key) => {
+    cell.loading = null;
+    // A paused clock does not move on: the retry is timed by the wall clock.
+    cell.window = { start: at, end: at + 2000, empty: true, retryAt: performance.now() + RETRY_MS };
+    show(cell, t(key));
+  };
   try {
     const res = await fetch(`/api/v1/recordings/${encodeURIComponent(cam.id)}/play?start=${encodeURIComponent(iso(at))}`
       + `&end=${encodeURIComponent(iso(at + WINDOW_MS))}`, { credentials: "same-origin", signal: ctl.signal });
     if (!res.ok) {
-      cell.loading = null;
-      cell.window = { start: at, end: at + 2000, empty: true };  // ask again a little later
-      show(cell, t("pbNoFootage"));
+      if (cell.loading === ctl) failed(res.status === 404 ? "pbNoFootage" : "pbRetry");
       return;
     }
     const start = Date.parse(res.headers.get("x-recording-start"));
     const blob = await res.blob();
     if (cell.loading !== ctl) return;
-    if (cell.url) URL.revokeObjectURL(cell.url);
+    const previous = cell.url;
     cell.url = URL.createObjectURL(blob);
-    await new Promise((resolve, reject) => {
-      cell.video.addEventListener("loadedmetadata", resolve, { once: true });
-      cell.video.addEventListener("error", reject, { once: true });
-      cell.video.src = cell.url;
-    });
+    const ready = metadataOf(cell.video, ctl.signal);
+    cell.video.src = cell.url;
+    // The old footage is let go only once the element has moved to the new one: revoked
+    // earlier, the element could still report an error for it.
+    if (previous) URL.revokeObjectURL(previous);
+    await ready;
+    if (cell.loading !== ctl) return;
     cell.window = { start, end: start + cell.video.duration * 1000 };
     cell.loading = null;
     cell.error = null;
     show(cell, "");
     align(cam, true);
   } catch (err) {
-    if (err.name === "AbortError") return;
-    cell.loading = null;
-    if (!cell.error) show(cell, t("pbVideoError"));
+    if (cell.loading !== ctl) return;  // a newer load (or the camera's removal) took over
+    failed(err.name === "MediaError" ? "pbVideoError" : "pbRetry");
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
@@ -271,8 +302,9 @@ function align(cam, force = false) {
   }
   const w = cell.window;
   const nearEnd = w && state.playing && T > w.end - 300 * state.speed;
-  if (!w || T < w.start || T >= w.end || nearEnd) {
-    if (!cell.loading && !(w && w.empty && T < w.end)) load(cam, T);
+  const waiting = w && w.empty && T >= w.start && T < w.end && performance.now() < w.retryAt;
+  if (!w || T < w.start || T >= w.end || nearEnd || (w.empty && !waiting)) {
+    if (!cell.loading && !waiting) load(cam, T);
     return;
   }
   if (w.empty) return;
