@@ -13,6 +13,7 @@ from camera_center.storage.engine import Database
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
 TABLES = {"areas", "cameras", "users", "user_areas", "refresh_tokens", "login_attempts",
+          "auth_sessions",
           "audit_log", "alembic_version"}
 
 

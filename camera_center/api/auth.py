@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from typing import Literal, TypedDict
+from typing import Annotated, Literal, TypedDict
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from camera_center.api.deps import (
     ACCESS_COOKIE,
@@ -15,10 +15,12 @@ from camera_center.api.deps import (
     ServicesDep,
     client_ip,
 )
+from camera_center.auth.models import AuthSession
 from camera_center.auth.schemas import (
     LoginRequest,
     PasswordChange,
     RefreshRequest,
+    SessionOut,
     TokenResponse,
     UserOut,
 )
@@ -61,7 +63,8 @@ def _token_response(tokens: IssuedTokens, response: Response, services: Services
 async def login(body: LoginRequest, request: Request, response: Response,
                 services: ServicesDep) -> TokenResponse:
     tokens = await services.sessions.login(body.username, body.password.get_secret_value(),
-                                           client_ip(request))
+                                           client_ip(request),
+                                           request.headers.get("user-agent", ""))
     return _token_response(tokens, response, services, body.cookie)
 
 
@@ -76,7 +79,8 @@ async def refresh(request: Request, response: Response, services: ServicesDep,
     return _token_response(tokens, response, services, cookie=token == from_cookie)
 
 
-@router.post("/logout", status_code=204, summary="Sign out (revokes the refresh token)")
+@router.post("/logout", status_code=204,
+             summary="Sign out: ends this session, its access and refresh tokens")
 async def logout(request: Request, response: Response, who: AnyUser, services: ServicesDep,
                  body: RefreshRequest | None = None) -> Response:
     token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
@@ -99,4 +103,37 @@ async def change_password(body: PasswordChange, who: AnyUser, services: Services
     assert who.user_id is not None
     await services.sessions.check_password(who, body.current_password.get_secret_value())
     await services.users.set_password(who.user_id, body.new_password.get_secret_value(), who)
+    return Response(status_code=204)
+
+
+# -- signed-in devices -----------------------------------------------------------------------
+
+def session_out(row: AuthSession, current: str | None) -> SessionOut:
+    return SessionOut(id=row.id, created_at=row.created_at, last_used_at=row.last_used_at,
+                      address=row.address, user_agent=row.user_agent,
+                      current=row.id == current)
+
+
+@router.get("/sessions", response_model=list[SessionOut],
+            summary="Your signed-in devices, most recently used first")
+async def my_sessions(who: AnyUser, services: ServicesDep) -> list[SessionOut]:
+    assert who.user_id is not None
+    return [session_out(r, who.session_id)
+            for r in await services.sessions.open_sessions(who.user_id)]
+
+
+@router.delete("/sessions/{session_id}", status_code=204,
+               summary="End one of your sessions (its streams close within seconds)")
+async def end_my_session(session_id: Annotated[str, Path(max_length=32)], who: AnyUser,
+                         services: ServicesDep) -> Response:
+    assert who.user_id is not None
+    await services.sessions.end(who, who.user_id, session_id=session_id)
+    return Response(status_code=204)
+
+
+@router.delete("/sessions", status_code=204,
+               summary="End all your other sessions (this one stays signed in)")
+async def end_my_other_sessions(who: AnyUser, services: ServicesDep) -> Response:
+    assert who.user_id is not None
+    await services.sessions.end(who, who.user_id, keep_own=True)
     return Response(status_code=204)

@@ -62,8 +62,8 @@ async def current_principal(
                                 f"in the {CSRF_HEADER} header.")
     if not token:
         raise Unauthorized()
-    user, _claims = await services.sessions.authenticate(token, client_ip(request))
-    return principal_for(user, client_ip(request))
+    user, claims = await services.sessions.authenticate(token, client_ip(request))
+    return principal_for(user, client_ip(request), claims.session_id)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
@@ -95,5 +95,5 @@ async def websocket_principal(ws: WebSocket, services: Services) -> Principal:
     if not token:
         raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
     address = ws.client.host if ws.client else None
-    user, _claims = await services.sessions.authenticate(token, address)
-    return principal_for(user, address)
+    user, claims = await services.sessions.authenticate(token, address)
+    return principal_for(user, address, claims.session_id)

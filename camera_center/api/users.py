@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Response
 
+from camera_center.api.auth import session_out
 from camera_center.api.deps import Admin, ServicesDep
-from camera_center.auth.schemas import UserCreate, UserOut, UserUpdate
+from camera_center.auth.schemas import SessionOut, UserCreate, UserOut, UserUpdate
 from camera_center.auth.users import to_out
 from camera_center.errors import problem_responses
 
@@ -39,4 +40,21 @@ async def update_user(body: UserUpdate, who: Admin, services: ServicesDep,
 @router.delete("/{user_id}", status_code=204)
 async def delete_user(who: Admin, services: ServicesDep, user_id: int = UserId) -> Response:
     await services.users.delete(user_id, who)
+    return Response(status_code=204)
+
+
+@router.get("/{user_id}/sessions", response_model=list[SessionOut],
+            summary="A user's signed-in devices")
+async def user_sessions(who: Admin, services: ServicesDep, user_id: int = UserId
+                        ) -> list[SessionOut]:
+    await services.users.get(user_id)  # 404 for a user that does not exist
+    return [session_out(r, who.session_id)
+            for r in await services.sessions.open_sessions(user_id)]
+
+
+@router.delete("/{user_id}/sessions", status_code=204,
+               summary="End all of a user's sessions (their streams close within seconds)")
+async def end_user_sessions(who: Admin, services: ServicesDep, user_id: int = UserId
+                            ) -> Response:
+    await services.sessions.end(who, user_id, keep_own=who.user_id == user_id)
     return Response(status_code=204)

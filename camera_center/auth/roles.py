@@ -21,6 +21,7 @@ class Principal:
     role: Role
     area_ids: frozenset[str] = field(default_factory=frozenset)
     source_ip: str | None = None
+    session_id: str | None = None  # the signed-in device; None for the CLI
 
     @property
     def sees_all_areas(self) -> bool:

@@ -72,3 +72,14 @@ class UserUpdate(_In):
 
 
 TokenResponse.model_rebuild()
+
+
+class SessionOut(BaseModel):
+    """A signed-in device."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    address: str
+    user_agent: str
+    current: bool = Field(description="The session this request was made with")

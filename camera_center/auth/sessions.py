@@ -1,23 +1,30 @@
-"""Signing in and out: password check, lockout, access/refresh tokens with rotation.
+"""Signing in and out: password check, lockout, sessions, access/refresh tokens with
+rotation.
 
 Lockout counts failed attempts in a sliding window, per username and per source
 address, in the database: it survives restarts and holds across worker processes.
+
+A sign-in opens a session (one device); both its tokens name it, and every request
+checks it, so that signing out or ending a device stops its access token at once, not
+when the token expires. A refresh token is spent by one conditional UPDATE: of several
+refreshes racing with one token exactly one wins, and the others count as reuse.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
-from camera_center.auth.models import LoginAttempt, RefreshToken, User
+from camera_center.auth.models import AuthSession, LoginAttempt, RefreshToken, User
 from camera_center.auth.passwords import Passwords
 from camera_center.auth.roles import Principal, Role
 from camera_center.auth.tokens import TokenClaims, TokenError, TokenSigner
-from camera_center.errors import TooManyRequests, Unauthorized
+from camera_center.errors import NotFound, TooManyRequests, Unauthorized
 from camera_center.logs import get_logger
 from camera_center.settings import AuthSettings
 from camera_center.storage.base import utcnow
@@ -26,6 +33,40 @@ from camera_center.storage.engine import Database
 log = get_logger(__name__)
 
 _BAD_LOGIN = "Wrong username or password."
+_ENDED = "Session ended; sign in again."
+# A session's last use is written at most this often: not a database write per request.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+class EndReason:
+    """Why a session ended, as stored and shown."""
+
+    SIGNED_OUT = "signed_out"
+    ENDED_BY_USER = "ended_by_user"
+    ENDED_BY_ADMIN = "ended_by_admin"
+    TOKEN_REUSE = "token_reuse"
+    ACCOUNT_CHANGED = "account_changed"  # password, role or disabled
+
+
+async def end_sessions(s: AsyncSession, user_id: int, reason: str, *,
+                       only: str | None = None, keep: str | None = None) -> int:
+    """End the user's open sessions (one of them with *only*; all but *keep*), revoking
+    their refresh tokens; the caller commits. Returns how many ended."""
+    now = utcnow()
+    where = [AuthSession.user_id == user_id, AuthSession.ended_at.is_(None)]
+    if only is not None:
+        where.append(AuthSession.id == only)
+    if keep is not None:
+        where.append(AuthSession.id != keep)
+    ids = list((await s.scalars(select(AuthSession.id).where(*where))).all())
+    if not ids:
+        return 0
+    await s.execute(update(AuthSession).where(AuthSession.id.in_(ids))
+                    .values(ended_at=now, ended_reason=reason))
+    await s.execute(update(RefreshToken).where(RefreshToken.session_id.in_(ids),
+                                               RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+    return len(ids)
 
 
 @dataclass(frozen=True)
@@ -36,9 +77,11 @@ class IssuedTokens:
     user: User
 
 
-def principal_for(user: User, source_ip: str | None) -> Principal:
+def principal_for(user: User, source_ip: str | None, session_id: str | None = None
+                  ) -> Principal:
     return Principal(user_id=user.id, username=user.username, role=Role(user.role),
-                     area_ids=frozenset(user.area_ids), source_ip=source_ip)
+                     area_ids=frozenset(user.area_ids), source_ip=source_ip,
+                     session_id=session_id)
 
 
 class SessionManager:
@@ -80,7 +123,8 @@ class SessionManager:
                 f"Too many failed sign-ins from this address; try again in {minutes} minutes.",
                 headers={"Retry-After": str(minutes * 60)})
 
-    async def login(self, username: str, password: str, address: str) -> IssuedTokens:
+    async def login(self, username: str, password: str, address: str,
+                    user_agent: str = "") -> IssuedTokens:
         async with self.db.session() as s:
             await self._check_lockout(s, username, address)
             user = await s.scalar(select(User).where(User.username == username))
@@ -100,66 +144,138 @@ class SessionManager:
             # Old attempts only feed the lockout window; keep the table small.
             await s.execute(delete(LoginAttempt).where(
                 LoginAttempt.at < utcnow() - timedelta(days=30)))
-            tokens = await self._issue(s, user)
+            session = AuthSession(id=secrets.token_urlsafe(16), user_id=user.id,
+                                  address=address[:64], user_agent=user_agent[:300])
+            s.add(session)
+            tokens = await self._issue(s, user, session.id)
             await s.commit()
         log.info("login", username=username, address=address)
         return tokens
 
-    async def _issue(self, s: AsyncSession, user: User) -> IssuedTokens:
+    async def _issue(self, s: AsyncSession, user: User, session_id: str) -> IssuedTokens:
         access_life = timedelta(minutes=self.settings.access_token_minutes)
-        access, _ = self.signer.issue(user.id, "access", access_life)
+        access, _ = self.signer.issue(user.id, "access", access_life, session_id=session_id)
         refresh, claims = self.signer.issue(user.id, "refresh",
-                                            timedelta(days=self.settings.refresh_token_days))
-        s.add(RefreshToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
+                                            timedelta(days=self.settings.refresh_token_days),
+                                            session_id=session_id)
+        s.add(RefreshToken(jti=claims.jti, user_id=user.id, session_id=session_id,
+                           expires_at=claims.expires_at))
         return IssuedTokens(access, refresh, int(access_life.total_seconds()), user)
 
     async def refresh(self, token: str, address: str) -> IssuedTokens:
-        """Trade a refresh token for a new pair; the old one is revoked (rotation)."""
+        """Trade a refresh token for a new pair; the old one is spent (rotation)."""
         try:
             claims = self.signer.verify(token, "refresh")
         except TokenError as exc:
             raise Unauthorized(f"Refresh token refused ({exc}); sign in again.") from exc
+        if claims.session_id is None:
+            raise Unauthorized(_ENDED)
+        now = utcnow()
         async with self.db.session() as s:
-            row = await s.get(RefreshToken, claims.jti)
+            # Spend the token first, before reading anything: the database decides which
+            # of several racing refreshes gets it (a read-then-write let all of them win).
+            spent = await s.execute(
+                update(RefreshToken).where(RefreshToken.jti == claims.jti,
+                                           RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now))
+            won = spent.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult
             user = await s.get(User, claims.user_id)
-            if row is None or row.revoked_at is not None or user is None or user.disabled \
-                    or claims.issued_at < user.tokens_valid_after:
-                if row is not None and row.revoked_at is not None and user is not None:
-                    # A revoked token used again may be stolen: end every session of the user.
-                    user.tokens_valid_after = utcnow()
-                    log.warning("refresh token reuse", user_id=claims.user_id, address=address)
-                    await s.commit()
-                raise Unauthorized("Session ended; sign in again.")
-            row.revoked_at = utcnow()
-            tokens = await self._issue(s, user)
+            session = await s.get(AuthSession, claims.session_id)
+            alive = (user is not None and not user.disabled and session is not None
+                     and session.ended_at is None
+                     and claims.issued_at >= user.tokens_valid_after)
+            if not won or not alive:
+                if not won and alive and user is not None:
+                    # A spent token of a live session used again: a race lost, or a copy
+                    # in someone else's hands. Either way the session cannot be trusted.
+                    await end_sessions(s, user.id, EndReason.TOKEN_REUSE,
+                                       only=claims.session_id)
+                    audit.record_anonymous(s, user.username, "auth.token_reuse", address)
+                    log.warning("refresh token reuse", user_id=claims.user_id,
+                                address=address)
+                await s.commit()
+                raise Unauthorized(_ENDED)
+            assert session is not None and user is not None
+            session.last_used_at = now
+            session.address = address[:64]
+            tokens = await self._issue(s, user, session.id)
             await s.commit()
             return tokens
 
     async def logout(self, token: str | None, who: Principal) -> None:
+        """End the caller's session (its access and refresh tokens), and the session of
+        a refresh token sent along if it is another of the caller's."""
         async with self.db.session() as s:
-            if token:
+            if who.user_id is not None and who.session_id is not None:
+                await end_sessions(s, who.user_id, EndReason.SIGNED_OUT, only=who.session_id)
+            if token and who.user_id is not None:
                 try:
                     claims = self.signer.verify(token, "refresh")
                 except TokenError:
                     claims = None
-                if claims is not None and claims.user_id == who.user_id:
-                    row = await s.get(RefreshToken, claims.jti)
-                    if row is not None and row.revoked_at is None:
-                        row.revoked_at = utcnow()
+                if claims is not None and claims.user_id == who.user_id \
+                        and claims.session_id is not None:
+                    await end_sessions(s, who.user_id, EndReason.SIGNED_OUT,
+                                       only=claims.session_id)
             audit.record(s, who, "auth.logout", target_type="user", target_id=who.user_id)
             await s.commit()
 
     async def authenticate(self, token: str, source_ip: str | None) -> tuple[User, TokenClaims]:
-        """The user behind an access token, re-read so that disabling takes effect at once."""
+        """The user behind an access token, re-read with the token's session so that
+        disabling, signing out or ending the session takes effect at once."""
         try:
             claims = self.signer.verify(token, "access")
         except TokenError as exc:
             raise Unauthorized(f"Access token refused ({exc}).") from exc
+        if claims.session_id is None:
+            raise Unauthorized(_ENDED)
         async with self.db.session() as s:
             user = await s.get(User, claims.user_id)
-        if user is None or user.disabled or claims.issued_at < user.tokens_valid_after:
-            raise Unauthorized("Session ended; sign in again.")
+            session = await s.get(AuthSession, claims.session_id)
+            if user is None or user.disabled or claims.issued_at < user.tokens_valid_after \
+                    or session is None or session.ended_at is not None \
+                    or session.user_id != user.id:
+                raise Unauthorized(_ENDED)
+            now = utcnow()
+            if now - session.last_used_at > _TOUCH_EVERY:
+                session.last_used_at = now
+                if source_ip:
+                    session.address = source_ip[:64]
+                await s.commit()
         return user, claims
+
+    async def open_sessions(self, user_id: int) -> list[AuthSession]:
+        """The user's signed-in devices, most recently used first."""
+        since = utcnow() - timedelta(days=self.settings.refresh_token_days)
+        async with self.db.session() as s:
+            return list((await s.scalars(
+                select(AuthSession).where(AuthSession.user_id == user_id,
+                                          AuthSession.ended_at.is_(None),
+                                          AuthSession.last_used_at >= since)
+                .order_by(AuthSession.last_used_at.desc()).limit(200))).all())
+
+    async def end(self, who: Principal, user_id: int, *, session_id: str | None = None,
+                  keep_own: bool = False) -> int:
+        """End one of *user_id*'s sessions, or all of them (but the caller's own with
+        *keep_own*). The caller is that user or an admin (the routes check the role)."""
+        reason = EndReason.ENDED_BY_USER if who.user_id == user_id else \
+            EndReason.ENDED_BY_ADMIN
+        async with self.db.session() as s:
+            if await s.get(User, user_id) is None:
+                raise NotFound(f"User {user_id} does not exist.")
+            if session_id is not None:
+                exists = await s.scalar(select(AuthSession.id).where(
+                    AuthSession.id == session_id, AuthSession.user_id == user_id,
+                    AuthSession.ended_at.is_(None)))
+                if exists is None:
+                    raise NotFound(f"No open session '{session_id}'.")
+            count = await end_sessions(s, user_id, reason, only=session_id,
+                                       keep=who.session_id if keep_own else None)
+            audit.record(s, who, "auth.sessions_ended", target_type="user",
+                         target_id=user_id,
+                         detail={"session": session_id or "all", "count": count})
+            await s.commit()
+        return count
 
     async def check_password(self, who: Principal, password: str) -> None:
         """Re-confirm the signed-in user's password before a sensitive change."""

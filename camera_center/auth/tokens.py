@@ -26,6 +26,7 @@ class TokenClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    session_id: str | None = None  # None only in tokens issued before sessions existed
 
 
 class TokenSigner:
@@ -33,16 +34,19 @@ class TokenSigner:
         self._secret = secret
 
     def issue(self, user_id: int, kind: TokenKind, lifetime: timedelta,
-              now: datetime | None = None) -> tuple[str, TokenClaims]:
+              now: datetime | None = None, session_id: str | None = None
+              ) -> tuple[str, TokenClaims]:
         now = now or datetime.now(UTC)
         claims = TokenClaims(user_id=user_id, kind=kind, jti=secrets.token_urlsafe(24),
-                             issued_at=now, expires_at=now + lifetime)
+                             issued_at=now, expires_at=now + lifetime, session_id=session_id)
         payload: dict[str, Any] = {
             "sub": str(user_id), "typ": kind, "jti": claims.jti, "iss": ISSUER,
             "iat": int(now.timestamp()), "exp": int(claims.expires_at.timestamp()),
             # iat has whole seconds; revocation ("tokens before this instant") needs more.
             "ts": now.timestamp(),
         }
+        if session_id is not None:
+            payload["sid"] = session_id
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
 
     def verify(self, token: str, kind: TokenKind) -> TokenClaims:
@@ -63,4 +67,5 @@ class TokenSigner:
             user_id=user_id, kind=kind, jti=str(payload["jti"]),
             issued_at=datetime.fromtimestamp(float(payload.get("ts", payload["iat"])), UTC),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            session_id=str(payload["sid"]) if payload.get("sid") else None,
         )

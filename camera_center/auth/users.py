@@ -10,6 +10,7 @@ from camera_center.auth.models import User
 from camera_center.auth.passwords import Passwords, policy_problem
 from camera_center.auth.roles import Principal, Role
 from camera_center.auth.schemas import UserCreate, UserOut, UserUpdate
+from camera_center.auth.sessions import EndReason, end_sessions
 from camera_center.errors import Conflict, NotFound, UnprocessableEntity
 from camera_center.registry.models import Area
 from camera_center.storage.base import utcnow
@@ -110,6 +111,7 @@ class UserDirectory:
                 changes["password"] = "changed"
             if {"password", "disabled", "role"} & set(changes):
                 user.tokens_valid_after = utcnow()
+                await end_sessions(s, user.id, EndReason.ACCOUNT_CHANGED)
             audit.record(s, who, "user.update", target_type="user", target_id=user_id,
                          detail={"changed": sorted(changes)})
             await s.commit()
@@ -123,6 +125,7 @@ class UserDirectory:
             _check_password(password, user.username)
             user.password_hash = self.passwords.hash(password)
             user.tokens_valid_after = utcnow()
+            await end_sessions(s, user.id, EndReason.ACCOUNT_CHANGED)
             audit.record(s, who, "user.password", target_type="user", target_id=user_id)
             await s.commit()
 

@@ -1,4 +1,5 @@
-"""The console's pages: sign-in, wall, alerts, dashboard, playback, administration.
+"""The console's pages: sign-in, wall, alerts, dashboard, playback, administration, the
+user's own account.
 
 Each page is a static HTML shell whose script reads everything through the API, so a
 page holds no data of its own; the server still refuses a page to someone who is not
@@ -30,6 +31,8 @@ PAGES: dict[str, frozenset[Role]] = {
     # Footage follows areas like alerts: officers play back their areas' cameras.
     "playback": frozenset({Role.ADMIN, Role.OPERATOR, Role.OFFICER}),
     "admin": frozenset({Role.ADMIN}),
+    # Everyone's own devices and password.
+    "account": frozenset({Role.ADMIN, Role.OPERATOR, Role.OFFICER}),
 }
 _NO_STORE = {"Cache-Control": "no-store"}
 

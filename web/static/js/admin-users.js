@@ -15,6 +15,8 @@ addStrings({
     usSaved: "Đã lưu người dùng {name}.", usConfirmDisable: "Khóa tài khoản {name}? Người này bị đăng xuất ngay.",
     usConfirmDelete: "Xóa người dùng {name}? Nhật ký vẫn giữ tên người này.", usDeleted: "Đã xóa người dùng {name}.",
     usAllAreas: "Tất cả", usCreated: "Ngày tạo", usPasswordHint: "Ít nhất 10 ký tự, khác tên đăng nhập.",
+    usEndSessions: "Đăng xuất mọi thiết bị", usConfirmEndSessions: "Đăng xuất {name} khỏi mọi thiết bị? Luồng cảnh báo và màn hình giám sát của người này đóng lại.",
+    usSessionsEnded: "Đã đăng xuất {name} khỏi mọi thiết bị.",
   },
   en: {
     usAdd: "Add user", usCreateTitle: "Add user", usEditTitle: "Edit user {name}",
@@ -26,6 +28,8 @@ addStrings({
     usSaved: "User {name} saved.", usConfirmDisable: "Disable the account {name}? They are signed out at once.",
     usConfirmDelete: "Delete the user {name}? The audit log keeps their name.", usDeleted: "User {name} deleted.",
     usAllAreas: "All", usCreated: "Created", usPasswordHint: "At least 10 characters, different from the username.",
+    usEndSessions: "Sign out everywhere", usConfirmEndSessions: "Sign {name} out of every device? Their alert streams and video wall close.",
+    usSessionsEnded: "{name} is signed out of every device.",
   },
 });
 
@@ -54,6 +58,8 @@ export function mount(panel, ctx) {
           el("button", { type: "button", class: "ghost small", onclick: () => edit(u) }, t("edit")),
           el("button", { type: "button", class: "ghost small", onclick: () => resetPassword(u) }, t("usReset")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "ghost small",
+            onclick: () => endSessions(u) }, t("usEndSessions")),
+          u.id === ctx.user.id ? null : el("button", { type: "button", class: "ghost small",
             onclick: () => setDisabled(u, !u.disabled) }, t(u.disabled ? "usEnable" : "usDisable")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "danger small",
             onclick: () => remove(u) }, t("delete"))))));
@@ -66,6 +72,14 @@ export function mount(panel, ctx) {
       await api(`/api/v1/users/${user.id}`, { method: "PATCH", body: { disabled } });
       notify(t("usSaved", { name: user.username }), "ok");
       load();
+    } catch (err) { notify(err.message, "error"); }
+  }
+
+  async function endSessions(user) {
+    if (!await confirmAction(t("usConfirmEndSessions", { name: user.username }), { okKey: "usEndSessions" })) return;
+    try {
+      await api(`/api/v1/users/${user.id}/sessions`, { method: "DELETE" });
+      notify(t("usSessionsEnded", { name: user.username }), "ok");
     } catch (err) { notify(err.message, "error"); }
   }
 

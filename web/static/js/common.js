@@ -110,10 +110,19 @@ function cookie(name) {
 
 let refreshing = null;
 
+// A refresh token is good for one refresh: a second use, even by another tab of the same
+// browser a moment later, counts as theft and ends the session. Tabs take turns (Web Locks),
+// and a tab whose turn comes after another renewed the shared cookies keeps those.
+const oneTabAtATime = (fn) => (navigator.locks ? navigator.locks.request("cc-session-refresh", fn) : fn());
+
 /** Renew the session from the refresh cookie; true when it worked. */
 export async function refreshSession() {
-  refreshing ??= fetch("/api/v1/auth/refresh", { method: "POST", credentials: "same-origin" })
-    .then((r) => r.ok).catch(() => false).finally(() => { refreshing = null; });
+  refreshing ??= oneTabAtATime(async () => {
+    const me = await fetch("/api/v1/auth/me", { credentials: "same-origin" });
+    if (me.ok) return true;
+    const r = await fetch("/api/v1/auth/refresh", { method: "POST", credentials: "same-origin" });
+    return r.ok;
+  }).catch(() => false).finally(() => { refreshing = null; });
   return refreshing;
 }
 
@@ -227,7 +236,8 @@ export async function startPage(page) {
       try { await api("/api/v1/auth/logout", { method: "POST", retry: false }); } catch { /* gone */ }
       location.href = "/";
     } });
-  const who = el("span", { class: "who", id: "who" });
+  // The user's name opens their account: devices signed in, password.
+  const who = el("a", { class: "who", id: "who", href: "/account", "aria-current": page === "account" ? "page" : null });
   const renderWho = () => { who.textContent = `${user.full_name || user.username} (${t("role" + user.role[0].toUpperCase() + user.role.slice(1))})`; };
   onLangChange(renderWho);
   renderWho();
