@@ -278,8 +278,19 @@ class SessionManager:
         return count
 
     async def check_password(self, who: Principal, password: str) -> None:
-        """Re-confirm the signed-in user's password before a sensitive change."""
+        """Re-confirm the signed-in user's password before a sensitive change. Failures
+        count towards the same lockout as failed sign-ins and are audited: a stolen
+        session must not become an unlimited password oracle."""
+        address = who.source_ip or "unknown"
         async with self.db.session() as s:
+            await self._check_lockout(s, who.username, address)
             user = await s.get(User, who.user_id) if who.user_id is not None else None
-        if user is None or not self.passwords.verify(user.password_hash, password):
-            raise Unauthorized("The current password is wrong.")
+            if user is not None and self.passwords.verify(user.password_hash, password):
+                return
+            s.add(LoginAttempt(username=who.username[:64], address=address[:64],
+                               success=False))
+            audit.record(s, who, "auth.password_check_failed", target_type="user",
+                         target_id=who.user_id)
+            await s.commit()
+        log.warning("password check failed", username=who.username, address=address)
+        raise Unauthorized("The current password is wrong.")
