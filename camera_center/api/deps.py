@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from ipaddress import ip_address, ip_network
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -86,12 +87,28 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Exporter = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER))]
 
 
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's Origin header names the host the request was sent to (behind
+    a reverse proxy, one that passes the Host header on)."""
+    parts = urlsplit(origin)
+    return bool(parts.scheme in ("http", "https") and parts.netloc
+                and parts.netloc.lower() == host.lower())
+
+
 async def websocket_principal(ws: WebSocket, services: Services) -> Principal:
     """Browsers cannot set headers on a WebSocket: the session cookie or ?token= works
     too. (Request logs carry no query strings, so the token is not logged.)"""
     auth = ws.headers.get("authorization", "")
     token = auth[7:] if auth.lower().startswith("bearer ") else None
-    token = token or ws.cookies.get(ACCESS_COOKIE) or ws.query_params.get("token")
+    token = token or ws.query_params.get("token")
+    if not token and (token := ws.cookies.get(ACCESS_COOKIE)):
+        # Cookies ride along on a handshake that another site's page starts (a sibling
+        # port or subdomain is "same-site" to SameSite); browsers always say where the
+        # page came from.
+        origin = ws.headers.get("origin")
+        if origin is not None and not same_origin(origin, ws.headers.get("host", "")):
+            raise Forbidden("A WebSocket signed in by cookie must come from this site's "
+                            "own pages.")
     if not token:
         raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
     address = ws.client.host if ws.client else None
