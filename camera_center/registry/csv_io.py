@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -52,10 +53,31 @@ def decode_csv(raw: bytes) -> str:
             "Save it as 'CSV UTF-8' and upload again.", title="Unreadable CSV") from exc
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection:
+# a camera named "=HYPERLINK(...)" would act when an admin opens the export). Export
+# puts an apostrophe before them, which spreadsheets show as text, and import takes it
+# off again. Plain numbers (a negative longitude) are left alone.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def to_csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START) \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def from_csv_cell(value: str) -> str:
+    if len(value) > 1 and value[0] == "'" and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
+
 def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """CSV cells -> CameraCreate fields. Values are never quoted back in errors."""
     errors: list[str] = []
-    cell = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    cell = {k: from_csv_cell((v or "").strip()) for k, v in row.items() if k is not None}
     values: dict[str, Any] = {k: cell.get(k) or None for k in REQUIRED_COLUMNS}
     for key in ("address", "sub_url", "onvif_url", "snapshot_url", "username", "password"):
         if key in cell:
@@ -220,7 +242,7 @@ async def export_cameras(registry: CameraRegistry, who: Principal) -> str:
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for cam in cameras:
-        writer.writerow({
+        writer.writerow({key: to_csv_cell(value) for key, value in {
             "id": cam.id, "name": cam.name, "area_id": cam.area_id,
             "address": cam.address or "",
             "lat": "" if cam.lat is None else cam.lat, "lon": "" if cam.lon is None else cam.lon,
@@ -232,5 +254,5 @@ async def export_cameras(registry: CameraRegistry, who: Principal) -> str:
             "detect_fps": (cam.detection or {}).get("fps", ""),
             "record": cam.record or "", "record_stream": cam.record_stream or "",
             "retention_days": cam.retention_days or "",
-        })
+        }.items()})
     return out.getvalue()
