@@ -20,6 +20,17 @@ _USERINFO_RE = re.compile(
 )
 
 
+# A query parameter whose name says it holds a secret (?token=, &pwd=, ?api_key=, ...):
+# a WebSocket opened with ?token= is logged by the HTTP server with its query string,
+# and a webhook URL by the HTTP client.
+_SECRET_PARAM_RE = re.compile(
+    r"(?P<key>[?&;][\w.-]*?(?:token|passw(?:or)?d|pwd|pass|secret|api[_-]?key|apikey"
+    r"|auth|signature|sig|session(?:id)?|credential)[\w.-]*=)(?P<value>[^&#\s\"'<>]+)",
+    re.IGNORECASE)
+# A JSON Web Token anywhere (header.payload.signature, both first parts JSON objects).
+_JWT_RE = re.compile(r"\beyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]*")
+
+
 @dataclass(frozen=True)
 class SplitURL:
     """A URL without its userinfo, plus the credentials that were in it."""
@@ -77,5 +88,8 @@ def mask_url(url: str | None, username: str | None = None,
 
 
 def mask_secrets_in_text(text: str) -> str:
-    """Mask every ``scheme://user:password@`` found in free text (log lines, error messages)."""
-    return _USERINFO_RE.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    """Mask every ``scheme://user:password@``, secret-named query parameter and JSON Web
+    Token found in free text (log lines, error messages)."""
+    text = _USERINFO_RE.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _SECRET_PARAM_RE.sub(lambda m: f"{m['key']}{MASK}", text)
+    return _JWT_RE.sub(MASK, text)
