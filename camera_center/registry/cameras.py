@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,33 @@ from camera_center.storage.engine import Database
 from ingest.urls import mask_url, split_credentials, with_credentials
 
 _URL_FIELDS = ("main_url", "sub_url", "onvif_url", "snapshot_url")
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+
+
+def _endpoint(url: str) -> tuple[str, int | None]:
+    """(host, port) a URL connects to, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return ((parts.hostname or "").lower(),
+            port if port is not None else _DEFAULT_PORTS.get(parts.scheme.lower()))
+
+
+def endpoints(urls: Any) -> set[tuple[str, int | None]]:
+    return {_endpoint(u) for u in urls if u}
+
+
+class PasswordWouldMove(UnprocessableEntity):
+    """A URL moved to another host or port without the password in the same change."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The camera's address moves to another host or port: send its password in the "
+            "same change (or an empty one to drop it). A stored password is only sent to "
+            "the hosts it was given for.",
+            errors=[{"field": "password", "message": "required when the host or port changes"}])
 
 
 @dataclass(frozen=True, repr=False)
@@ -175,6 +203,12 @@ class CameraRegistry:
             password, password_given = url_password, True
         if "username" in values and values["username"] == "":
             values["username"] = None
+        if cam.password_enc and not password_given:
+            # Checked before anything changes: the CSV import goes on with other rows.
+            before = endpoints(getattr(cam, k) for k in _URL_FIELDS)
+            after = endpoints(values.get(k, getattr(cam, k)) for k in _URL_FIELDS)
+            if after - before:
+                raise PasswordWouldMove
         changed = []
         for key, value in values.items():
             if key == "detection" and value is not None:

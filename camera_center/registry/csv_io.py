@@ -20,7 +20,7 @@ from camera_center.audit import log as audit
 from camera_center.auth.roles import Principal
 from camera_center.errors import BadRequest
 from camera_center.events import Event
-from camera_center.registry.cameras import CameraRegistry
+from camera_center.registry.cameras import CameraRegistry, PasswordWouldMove
 from camera_center.registry.models import Area, Camera
 from camera_center.registry.schemas import (
     CameraCreate,
@@ -207,7 +207,15 @@ async def import_cameras(registry: CameraRegistry, raw: bytes, who: Principal, *
                     if "detection" in clean:
                         clean["detection"] = {**(existing.detection or {}),
                                               "fps": clean["detection"]["fps"]}
-                    diff = registry.apply_values(existing, clean)
+                    try:
+                        diff = registry.apply_values(existing, clean)
+                    except PasswordWouldMove:
+                        results.append(ImportRowResult(
+                            row=line, id=cam_id, status=ImportStatus.ERROR,
+                            errors=["password: the address moves to another host or port; "
+                                    "give the password in this row (it is only sent to the "
+                                    "hosts it was given for)"]))
+                        continue
                     status = ImportStatus.UPDATED if diff else ImportStatus.UNCHANGED
                     if diff:
                         changed.append(("camera.updated", cam_id))
