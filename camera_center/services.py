@@ -14,6 +14,7 @@ from camera_center.alerts.media import MediaStore
 from camera_center.alerts.service import AlertService
 from camera_center.alerts.store import AlertStore
 from camera_center.analysis import Analysis
+from camera_center.auth.access_watch import AccessWatch
 from camera_center.auth.passwords import Passwords
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
@@ -145,14 +146,15 @@ class Services:
         cipher = CredentialCipher(secrets.credentials_key)
         cameras = CameraRegistry(db, cipher, bus)
         passwords = Passwords(settings.auth.password_hash)
+        access_watch = AccessWatch()  # one for both: users' changes end their streams
         alerts = AlertService(AlertStore(db, bus, settings.alerts.dedupe_window_s),
                               MediaStore(settings.data_dir / "media"), cameras, bus,
                               settings.alerts, settings.retention)
         return cls(
             settings=settings, db=db, bus=bus, cipher=cipher,
             sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth,
-                                    passwords),
-            users=UserDirectory(db, passwords), areas=AreaRegistry(db, bus),
+                                    passwords, access_watch),
+            users=UserDirectory(db, passwords, access_watch), areas=AreaRegistry(db, bus),
             cameras=cameras, rules=RuleStore(db, cameras, bus), alerts=alerts,
             alert_feed=AlertFeed(db, bus), webhooks=WebhookStore(db, cipher),
             webhook_dispatcher=WebhookDispatcher(db, bus, cipher, settings.webhooks,

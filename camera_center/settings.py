@@ -77,6 +77,9 @@ class AuthSettings(_Section):
     address_lockout_threshold: Annotated[int, Field(ge=1)] = 20
     lockout_window_minutes: Annotated[int, Field(ge=1)] = 15
     cookie_secure: bool = False
+    # Open streams re-check their user this often (and at once when this process changes
+    # the user); a change made by another server process takes effect within it.
+    stream_recheck_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     # "username:password", used once to create the first admin on an empty database.
     bootstrap_admin: SecretStr | None = None
     password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)

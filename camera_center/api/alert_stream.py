@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from camera_center.aio import first_done, result_of
 from camera_center.alerts.lifecycle import AlertKind, Priority
 from camera_center.alerts.live import FeedFilters
 from camera_center.api.deps import AnyUser, ServicesDep, websocket_principal
@@ -68,11 +69,29 @@ async def sse(request: Request, who: AnyUser, services: ServicesDep,
                                       last_id)
 
     async def events() -> AsyncIterator[bytes]:
-        async for batch in feed:
-            # A burst goes out in one write (several SSE events back to back).
-            yield b"".join(ServerSentEvent(data=item.message, id=str(item.id),
-                                           event=item.topic).encode() for item in batch)
-            await asyncio.sleep(_COALESCE_S)
+        lost = asyncio.ensure_future(services.sessions.until_access_lost(who))
+        batches = aiter(feed)
+        try:
+            while True:
+                following = asyncio.ensure_future(anext(batches))
+                await asyncio.wait({following, lost}, return_when=asyncio.FIRST_COMPLETED)
+                if lost.done():
+                    following.cancel()
+                    # Said once, then the stream ends: the client reconnects with valid
+                    # credentials (or learns it has none).
+                    yield ServerSentEvent(data=result_of(lost) or "access ended",
+                                          event="access.ended").encode()
+                    return
+                try:
+                    batch = following.result()
+                except StopAsyncIteration:
+                    return
+                # A burst goes out in one write (several SSE events back to back).
+                yield b"".join(ServerSentEvent(data=item.message, id=str(item.id),
+                                               event=item.topic).encode() for item in batch)
+                await asyncio.sleep(_COALESCE_S)
+        finally:
+            lost.cancel()
 
     return EventSourceResponse(events(), ping=_PING_S, send_timeout=30,
                                headers={"Cache-Control": "no-store"})
@@ -110,13 +129,11 @@ async def websocket(ws: WebSocket) -> None:
             while True:
                 await ws.receive_text()  # nothing expected; returns on disconnect
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        *_, watch = await first_done(pump(), listen(),
+                                     services.sessions.until_access_lost(who))
+        if (reason := result_of(watch)) is not None:
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await ws.close(code=1008, reason=reason)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
         await feed.aclose()

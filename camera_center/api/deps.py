@@ -64,7 +64,7 @@ async def current_principal(
     if not token:
         raise Unauthorized()
     user, claims = await services.sessions.authenticate(token, client_ip(request))
-    return principal_for(user, client_ip(request), claims.session_id)
+    return principal_for(user, client_ip(request), claims)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
@@ -113,4 +113,4 @@ async def websocket_principal(ws: WebSocket, services: Services) -> Principal:
         raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
     address = ws.client.host if ws.client else None
     user, claims = await services.sessions.authenticate(token, address)
-    return principal_for(user, address, claims.session_id)
+    return principal_for(user, address, claims)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -22,6 +23,7 @@ class Principal:
     area_ids: frozenset[str] = field(default_factory=frozenset)
     source_ip: str | None = None
     session_id: str | None = None  # the signed-in device; None for the CLI
+    token_expires_at: datetime | None = None  # when the access token used runs out
 
     @property
     def sees_all_areas(self) -> bool:

@@ -12,6 +12,7 @@ refreshes racing with one token exactly one wins, and the others count as reuse.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
+from camera_center.auth.access_watch import AccessWatch
 from camera_center.auth.models import AuthSession, LoginAttempt, RefreshToken, User
 from camera_center.auth.passwords import Passwords
 from camera_center.auth.roles import Principal, Role
@@ -77,20 +79,22 @@ class IssuedTokens:
     user: User
 
 
-def principal_for(user: User, source_ip: str | None, session_id: str | None = None
+def principal_for(user: User, source_ip: str | None, claims: TokenClaims | None = None
                   ) -> Principal:
     return Principal(user_id=user.id, username=user.username, role=Role(user.role),
                      area_ids=frozenset(user.area_ids), source_ip=source_ip,
-                     session_id=session_id)
+                     session_id=claims.session_id if claims else None,
+                     token_expires_at=claims.expires_at if claims else None)
 
 
 class SessionManager:
     def __init__(self, db: Database, signer: TokenSigner, settings: AuthSettings,
-                 passwords: Passwords) -> None:
+                 passwords: Passwords, watch: AccessWatch | None = None) -> None:
         self.db = db
         self.passwords = passwords
         self.signer = signer
         self.settings = settings
+        self.watch = watch or AccessWatch()
 
     async def _failures_since(self, s: AsyncSession, since: datetime, *, username: str | None,
                               address: str | None) -> int:
@@ -194,6 +198,7 @@ class SessionManager:
                     log.warning("refresh token reuse", user_id=claims.user_id,
                                 address=address)
                 await s.commit()
+                self.watch.changed(claims.user_id)
                 raise Unauthorized(_ENDED)
             assert session is not None and user is not None
             session.last_used_at = now
@@ -219,6 +224,7 @@ class SessionManager:
                                        only=claims.session_id)
             audit.record(s, who, "auth.logout", target_type="user", target_id=who.user_id)
             await s.commit()
+        self.watch.changed(who.user_id)
 
     async def authenticate(self, token: str, source_ip: str | None) -> tuple[User, TokenClaims]:
         """The user behind an access token, re-read with the token's session so that
@@ -275,7 +281,40 @@ class SessionManager:
                          target_id=user_id,
                          detail={"session": session_id or "all", "count": count})
             await s.commit()
+        self.watch.changed(user_id)
         return count
+
+    async def access_lost(self, who: Principal) -> str | None:
+        """Why *who* may no longer keep a stream open, or None while they may."""
+        if who.user_id is None:
+            return None
+        if who.token_expires_at is not None and utcnow() >= who.token_expires_at:
+            return "access token expired; refresh it and reconnect"
+        async with self.db.session() as s:
+            user = await s.get(User, who.user_id)
+            session = await s.get(AuthSession, who.session_id) if who.session_id else None
+            if user is None or user.disabled or session is None \
+                    or session.ended_at is not None:
+                return "session ended; sign in again"
+            if Role(user.role) is not who.role or frozenset(user.area_ids) != who.area_ids:
+                return "your role or areas changed; reconnect"
+        return None
+
+    async def until_access_lost(self, who: Principal) -> str:
+        """Wait while *who* keeps access; return why it ended. Re-checks when this
+        process changes the user, every ``stream_recheck_s``, and at token expiry."""
+        if who.user_id is None:
+            await asyncio.Event().wait()  # the CLI's principal: never
+        assert who.user_id is not None
+        while True:
+            wait = self.settings.stream_recheck_s
+            if who.token_expires_at is not None:
+                left = (who.token_expires_at - utcnow()).total_seconds()
+                wait = min(wait, max(left, 0.0))
+            await self.watch.wait(who.user_id, wait)
+            reason = await self.access_lost(who)
+            if reason is not None:
+                return reason
 
     async def check_password(self, who: Principal, password: str) -> None:
         """Re-confirm the signed-in user's password before a sensitive change. Failures

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
+from camera_center.auth.access_watch import AccessWatch
 from camera_center.auth.models import User
 from camera_center.auth.passwords import Passwords, policy_problem
 from camera_center.auth.roles import Principal, Role
@@ -46,9 +47,11 @@ async def _active_admins(s: AsyncSession) -> int:
 
 
 class UserDirectory:
-    def __init__(self, db: Database, passwords: Passwords) -> None:
+    def __init__(self, db: Database, passwords: Passwords,
+                 watch: AccessWatch | None = None) -> None:
         self.db = db
         self.passwords = passwords
+        self.watch = watch or AccessWatch()
 
     async def count(self) -> int:
         async with self.db.session() as s:
@@ -115,7 +118,8 @@ class UserDirectory:
             audit.record(s, who, "user.update", target_type="user", target_id=user_id,
                          detail={"changed": sorted(changes)})
             await s.commit()
-            return user
+        self.watch.changed(user_id)  # open streams re-check role, areas, the account
+        return user
 
     async def set_password(self, user_id: int, password: str, who: Principal) -> None:
         async with self.db.session() as s:
@@ -128,6 +132,7 @@ class UserDirectory:
             await end_sessions(s, user.id, EndReason.ACCOUNT_CHANGED)
             audit.record(s, who, "user.password", target_type="user", target_id=user_id)
             await s.commit()
+        self.watch.changed(user_id)
 
     async def delete(self, user_id: int, who: Principal) -> None:
         async with self.db.session() as s:
@@ -143,3 +148,4 @@ class UserDirectory:
             audit.record(s, who, "user.delete", target_type="user", target_id=user_id,
                          detail={"username": user.username})
             await s.commit()
+        self.watch.changed(user_id)

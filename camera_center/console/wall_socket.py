@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from camera_center.aio import first_done, result_of
 from camera_center.api.deps import ServicesDep, Staff, websocket_principal
 from camera_center.auth.roles import Role
 from camera_center.console.wall_feed import MAX_SUBSCRIBED, Viewer, WallFeed
@@ -85,14 +85,12 @@ async def wall_socket(ws: WebSocket) -> None:
                 viewer.say({"type": "error", "detail": "The server could not subscribe "
                             "these cameras; try again."})
 
-    tasks = [asyncio.create_task(viewer.pump()), asyncio.create_task(listen())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        # The socket may be gone mid-send; either way this viewer is done.
+        *_, watch = await first_done(viewer.pump(), listen(),
+                                     services.sessions.until_access_lost(who))
+        if (reason := result_of(watch)) is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1008, reason=reason)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            # The socket may be gone mid-send; either way this viewer is done.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         await feed.leave(viewer)

@@ -6,45 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
-from camera_center.app import UVICORN_OPTIONS, create_app
-from camera_center.settings import load_settings
 from tests.conftest import PASSWORD
+from tests.security.live_server import live_server
 from tests.test_secrets_never_leak import log_stream  # noqa: F401  (a fixture)
-from tests.waiting import wait_until
 
 QUERY_SECRET = "Hook-Query-Secret-4242"
 
 
 @pytest.fixture
 def server(tmp_path: Path, log_stream: io.StringIO) -> Iterator[str]:  # noqa: F811
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = load_settings(None, data_dir=str(tmp_path / "data"),
-                             database={"url": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"},
-                             ingest={"enabled": False},
-                             auth={"bootstrap_admin": f"admin:{PASSWORD}",
-                                   "password_hash": {"time_cost": 1, "memory_kib": 256,
-                                                     "parallelism": 1}})
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="info", **UVICORN_OPTIONS)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_until(lambda: srv.started, 30, "the server started", until=bool, interval_s=0.1)
-    yield f"127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    # After log_stream: the server's lines go to it.
+    with live_server(tmp_path) as address:
+        yield address
 
 
 def test_tokens_and_query_secrets_stay_out_of_the_log(server: str,

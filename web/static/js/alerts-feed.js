@@ -36,7 +36,8 @@ export class Feed {
     };
     ws.onclose = async (e) => {
       this.setState("reconnecting");
-      // 1008: the server refused the sign-in (session expired): renew it, or sign in again.
+      // 1008: the sign-in no longer holds (session ended or expired, other areas): renew it
+      // and come back, or sign in again.
       if (e.code === 1008 && !(await refreshSession())) {
         toSignIn();
         return;

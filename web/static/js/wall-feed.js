@@ -1,6 +1,6 @@
 // The wall's one WebSocket: subscribes the cameras on screen, hands out their pictures and
 // their status. Binary message = 2-byte header length, JSON header {id, at, w, h}, JPEG.
-import { Backoff, wsUrl } from "/static/js/common.js";
+import { Backoff, refreshSession, toSignIn, wsUrl } from "/static/js/common.js";
 
 export class TileFeed {
   /**
@@ -25,8 +25,14 @@ export class TileFeed {
     ws.binaryType = "arraybuffer";
     ws.onopen = () => { this.backoff.reset(); this.send(); };
     ws.onmessage = (ev) => this.receive(ev.data);
-    ws.onclose = () => {
+    ws.onclose = async (e) => {
       if (this.closed) return;
+      // 1008: the sign-in no longer holds (signed out elsewhere, session ended, token
+      // expired, other areas): renew it and come back, or sign in again.
+      if (e.code === 1008 && !(await refreshSession())) {
+        toSignIn();
+        return;
+      }
       setTimeout(() => this.connect(), this.backoff.next());
     };
   }
