@@ -24,6 +24,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/users/{user_id}"): ADMIN,
     ("GET", "/api/v1/users/{user_id}/sessions"): ADMIN,
     ("DELETE", "/api/v1/users/{user_id}/sessions"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/unlock"): ADMIN,
     ("GET", "/api/v1/areas"): ALL,
     ("POST", "/api/v1/areas"): ADMIN,
     ("GET", "/api/v1/areas/{area_id}"): ALL,

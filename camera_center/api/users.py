@@ -58,3 +58,10 @@ async def end_user_sessions(who: Admin, services: ServicesDep, user_id: int = Us
                             ) -> Response:
     await services.sessions.end(who, user_id, keep_own=who.user_id == user_id)
     return Response(status_code=204)
+
+
+@router.post("/{user_id}/unlock", status_code=204,
+             summary="Forget a user's failed sign-ins (lifts a lockout)")
+async def unlock_user(who: Admin, services: ServicesDep, user_id: int = UserId) -> Response:
+    await services.sessions.unlock(who, user_id)
+    return Response(status_code=204)

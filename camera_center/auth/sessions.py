@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
 from camera_center.auth.access_watch import AccessWatch
+from camera_center.auth.lockout import LockoutRule, Refusal
 from camera_center.auth.models import AuthSession, LoginAttempt, RefreshToken, User
 from camera_center.auth.passwords import Passwords
 from camera_center.auth.roles import Principal, Role
@@ -95,6 +96,8 @@ class SessionManager:
         self.signer = signer
         self.settings = settings
         self.watch = watch or AccessWatch()
+        self.lockout = LockoutRule(settings.lockout_threshold,
+                                   settings.address_lockout_threshold)
 
     async def _failures_since(self, s: AsyncSession, since: datetime, *, username: str | None,
                               address: str | None) -> int:
@@ -111,21 +114,38 @@ class SessionManager:
         return await s.scalar(stmt) or 0
 
     async def _check_lockout(self, s: AsyncSession, username: str, address: str) -> None:
-        window = timedelta(minutes=self.settings.lockout_window_minutes)
-        since = utcnow() - window
+        """Refuse, or slow down, a sign-in after failures (see auth/lockout.py)."""
+        since = utcnow() - timedelta(minutes=self.settings.lockout_window_minutes)
         minutes = self.settings.lockout_window_minutes
-        if await self._failures_since(s, since, username=username, address=None) >= \
-                self.settings.lockout_threshold:
+        refusal, delay = self.lockout.decide(
+            pair=await self._failures_since(s, since, username=username, address=address),
+            address=await self._failures_since(s, since, username=None, address=address),
+            account=await self._failures_since(s, since, username=username, address=None))
+        if refusal is Refusal.ACCOUNT_FROM_ADDRESS:
             log.warning("login locked", username=username, address=address, scope="user")
             raise TooManyRequests(
-                f"Too many failed sign-ins for this account; try again in {minutes} minutes "
-                "or ask an administrator.", headers={"Retry-After": str(minutes * 60)})
-        if await self._failures_since(s, since, username=None, address=address) >= \
-                self.settings.address_lockout_threshold:
+                f"Too many failed sign-ins for this account from your address; try again "
+                f"in {minutes} minutes or ask an administrator to unlock it.",
+                headers={"Retry-After": str(minutes * 60)})
+        if refusal is Refusal.ADDRESS:
             log.warning("login locked", username=username, address=address, scope="address")
             raise TooManyRequests(
                 f"Too many failed sign-ins from this address; try again in {minutes} minutes.",
                 headers={"Retry-After": str(minutes * 60)})
+        if delay:
+            log.warning("login slowed", username=username, address=address, delay_s=delay)
+            await asyncio.sleep(delay)
+
+    async def unlock(self, who: Principal, user_id: int) -> None:
+        """Forget the user's recent failed sign-ins (an admin's unlock)."""
+        async with self.db.session() as s:
+            user = await s.get(User, user_id)
+            if user is None:
+                raise NotFound(f"User {user_id} does not exist.")
+            await s.execute(delete(LoginAttempt).where(LoginAttempt.username == user.username,
+                                                       LoginAttempt.success.is_(False)))
+            audit.record(s, who, "user.unlock", target_type="user", target_id=user_id)
+            await s.commit()
 
     async def login(self, username: str, password: str, address: str,
                     user_agent: str = "") -> IssuedTokens:

@@ -2,7 +2,7 @@
 import { addStrings, api, el, fmtTime, notify, t, translate } from "/static/js/common.js";
 import { field } from "/static/js/admin-ui.js";
 
-const ACTIONS = ["auth.login", "auth.login_failed", "auth.logout", "auth.sessions_ended", "auth.token_reuse", "auth.password_check_failed", "camera.create", "camera.update",
+const ACTIONS = ["auth.login", "auth.login_failed", "auth.logout", "auth.sessions_ended", "auth.token_reuse", "auth.password_check_failed", "user.unlock", "camera.create", "camera.update",
                  "camera.delete", "camera.import", "camera.test", "rule.create", "rule.update",
                  "rule.delete", "user.create", "user.update", "user.delete", "user.password",
                  "area.create", "area.update", "area.delete", "alert.assign", "alert.comment",

@@ -17,6 +17,7 @@ addStrings({
     usAllAreas: "Tất cả", usCreated: "Ngày tạo", usPasswordHint: "Ít nhất 10 ký tự, khác tên đăng nhập.",
     usEndSessions: "Đăng xuất mọi thiết bị", usConfirmEndSessions: "Đăng xuất {name} khỏi mọi thiết bị? Luồng cảnh báo và màn hình giám sát của người này đóng lại.",
     usSessionsEnded: "Đã đăng xuất {name} khỏi mọi thiết bị.",
+    usUnlock: "Mở khóa đăng nhập", usUnlocked: "Đã xóa các lần đăng nhập sai của {name}; có thể đăng nhập lại ngay.",
   },
   en: {
     usAdd: "Add user", usCreateTitle: "Add user", usEditTitle: "Edit user {name}",
@@ -30,6 +31,7 @@ addStrings({
     usAllAreas: "All", usCreated: "Created", usPasswordHint: "At least 10 characters, different from the username.",
     usEndSessions: "Sign out everywhere", usConfirmEndSessions: "Sign {name} out of every device? Their alert streams and video wall close.",
     usSessionsEnded: "{name} is signed out of every device.",
+    usUnlock: "Unlock sign-in", usUnlocked: "Failed sign-ins of {name} cleared; they can sign in at once.",
   },
 });
 
@@ -59,6 +61,7 @@ export function mount(panel, ctx) {
           el("button", { type: "button", class: "ghost small", onclick: () => resetPassword(u) }, t("usReset")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "ghost small",
             onclick: () => endSessions(u) }, t("usEndSessions")),
+          el("button", { type: "button", class: "ghost small", onclick: () => unlock(u) }, t("usUnlock")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "ghost small",
             onclick: () => setDisabled(u, !u.disabled) }, t(u.disabled ? "usEnable" : "usDisable")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "danger small",
@@ -80,6 +83,13 @@ export function mount(panel, ctx) {
     try {
       await api(`/api/v1/users/${user.id}/sessions`, { method: "DELETE" });
       notify(t("usSessionsEnded", { name: user.username }), "ok");
+    } catch (err) { notify(err.message, "error"); }
+  }
+
+  async function unlock(user) {
+    try {
+      await api(`/api/v1/users/${user.id}/unlock`, { method: "POST" });
+      notify(t("usUnlocked", { name: user.username }), "ok");
     } catch (err) { notify(err.message, "error"); }
   }
 
