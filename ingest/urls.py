@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -76,7 +76,7 @@ def mask_url(url: str | None, username: str | None = None,
     """
     if url is None:
         return None
-    bare = split_credentials(url)
+    bare = split_credentials(mask_query_secrets(url))
     user = username or bare.username
     if not user:
         return bare.url
@@ -85,6 +85,35 @@ def mask_url(url: str | None, username: str | None = None,
     userinfo = quote(user, safe="") + (f":{MASK}" if secret else "")
     return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query,
                        parts.fragment))
+
+
+def mask_query_secrets(url: str) -> str:
+    """The URL with the values of secret-named query parameters (``?pwd=``, ``&token=``)
+    replaced by the mask: snapshot URLs of many cameras carry the password there."""
+    return _SECRET_PARAM_RE.sub(lambda m: f"{m['key']}{MASK}", url)
+
+
+def restore_masked_query(url: str, stored: str | None) -> str | None:
+    """*url* as sent back by a client that was shown the masked form of *stored*: each
+    masked secret parameter gets the stored value again. None when that cannot be done
+    (no such stored parameter, or the URL now points at another host or port: a secret
+    is only ever sent where it was given for)."""
+    if f"={MASK}" not in url:
+        return url
+    if stored is None:
+        return None
+    new, old = urlsplit(url), urlsplit(stored)
+    if (new.scheme, new.hostname, new.port) != (old.scheme, old.hostname, old.port):
+        return None
+    kept = dict(parse_qsl(old.query, keep_blank_values=True))
+    pairs = []
+    for key, value in parse_qsl(new.query, keep_blank_values=True):
+        if value == MASK:
+            if key not in kept:
+                return None
+            value = kept[key]
+        pairs.append((key, value))
+    return urlunsplit(new._replace(query=urlencode(pairs, safe=":/@")))
 
 
 def mask_secrets_in_text(text: str) -> str:

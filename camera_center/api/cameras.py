@@ -38,13 +38,13 @@ async def list_cameras(
 ) -> CameraPage:
     items, total = await services.cameras.list(who, area_id=area_id, enabled=enabled, tag=tag,
                                                q=q, limit=limit, offset=offset)
-    return CameraPage(items=[to_out(c) for c in items], total=total, limit=limit,
+    return CameraPage(items=[to_out(c, who) for c in items], total=total, limit=limit,
                       offset=offset)
 
 
 @router.post("", response_model=CameraOut, status_code=201, summary="Register a camera")
 async def create_camera(body: CameraCreate, who: Admin, services: ServicesDep) -> CameraOut:
-    return to_out(await services.cameras.create(body, who))
+    return to_out(await services.cameras.create(body, who), who)
 
 
 @router.post("/import", response_model=ImportReport,
@@ -72,13 +72,13 @@ async def export_csv(who: Admin, services: ServicesDep) -> Response:
 @router.get("/{camera_id}", response_model=CameraOut)
 async def get_camera(who: AnyUser, services: ServicesDep,
                      camera_id: str = CameraId) -> CameraOut:
-    return to_out(await services.cameras.get(who, camera_id))
+    return to_out(await services.cameras.get(who, camera_id), who)
 
 
 @router.patch("/{camera_id}", response_model=CameraOut)
 async def update_camera(body: CameraUpdate, who: Admin, services: ServicesDep,
                         camera_id: str = CameraId) -> CameraOut:
-    return to_out(await services.cameras.update(camera_id, body, who))
+    return to_out(await services.cameras.update(camera_id, body, who), who)
 
 
 @router.delete("/{camera_id}", status_code=204)

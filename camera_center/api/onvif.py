@@ -364,4 +364,4 @@ async def register_device(body: RegisterRequest, who: Admin,
             raise Conflict(f"Camera '{body.id}' was removed while being registered.")
         cam.onvif = onvif_record(found, main, sub)
         await s.commit()
-    return RegisterResult(camera=to_out(cam), inspection=_result(found, body.id))
+    return RegisterResult(camera=to_out(cam, who), inspection=_result(found, body.id))

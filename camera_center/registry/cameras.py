@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit import log as audit
-from camera_center.auth.roles import Principal
+from camera_center.auth.roles import Principal, Role
 from camera_center.crypto import CredentialCipher
 from camera_center.errors import Conflict, NotFound, UnprocessableEntity
 from camera_center.events import Event, EventBus
@@ -30,7 +30,7 @@ from camera_center.registry.schemas import (
     DetectionSettings,
 )
 from camera_center.storage.engine import Database
-from ingest.urls import mask_url, split_credentials, with_credentials
+from ingest.urls import mask_url, restore_masked_query, split_credentials, with_credentials
 
 _URL_FIELDS = ("main_url", "sub_url", "onvif_url", "snapshot_url")
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
@@ -79,16 +79,21 @@ class StreamSource:
         return f"StreamSource(camera_id={self.camera_id!r})"
 
 
-def to_out(cam: Camera) -> CameraOut:
+def to_out(cam: Camera, who: Principal) -> CameraOut:
+    """The camera as *who* may see it: addresses and the camera's username are for
+    admins only (they say where the camera is and how to sign in to it), and even
+    admins see passwords masked, in userinfo and in query parameters."""
     has_password = cam.password_enc is not None
+    admin = who.role is Role.ADMIN
     return CameraOut(
         id=cam.id, name=cam.name, area_id=cam.area_id, address=cam.address, lat=cam.lat,
         lon=cam.lon,
-        main_url=mask_url(cam.main_url, cam.username, has_password) or "",
-        sub_url=mask_url(cam.sub_url, cam.username, has_password),
-        onvif_url=mask_url(cam.onvif_url),
-        snapshot_url=mask_url(cam.snapshot_url),
-        username=cam.username, has_password=has_password, enabled=cam.enabled,
+        main_url=mask_url(cam.main_url, cam.username, has_password) if admin else None,
+        sub_url=mask_url(cam.sub_url, cam.username, has_password) if admin else None,
+        onvif_url=mask_url(cam.onvif_url) if admin else None,
+        snapshot_url=mask_url(cam.snapshot_url) if admin else None,
+        username=cam.username if admin else None, has_password=has_password,
+        enabled=cam.enabled,
         tags=list(cam.tags or []), detection=DetectionSettings(**(cam.detection or {})),
         record=cam.record, record_stream=cam.record_stream,
         retention_days=cam.retention_days,
@@ -196,6 +201,17 @@ class CameraRegistry:
         values = dict(values)
         password_given = "password" in values
         password = values.pop("password", None)
+        for key in _URL_FIELDS:
+            # A client shown "?pwd=***" sends it back as it was shown: the stored value
+            # stays (and never follows the URL to another host).
+            if values.get(key):
+                restored = restore_masked_query(values[key], getattr(cam, key))
+                if restored is None:
+                    raise UnprocessableEntity(
+                        f"{key} holds a masked value (***) that cannot be kept: give the "
+                        "real value (a stored secret is only kept for the same host and "
+                        "parameter).", errors=[{"field": key, "message": "masked value"}])
+                values[key] = restored
         values, url_user, url_password = _split_urls(values)
         if url_user and not values.get("username"):
             values["username"] = url_user

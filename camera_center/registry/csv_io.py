@@ -28,6 +28,7 @@ from camera_center.registry.schemas import (
     ImportRowResult,
     ImportStatus,
 )
+from ingest.urls import mask_query_secrets
 
 REQUIRED_COLUMNS = ("id", "name", "area_id", "main_url")
 OPTIONAL_COLUMNS = ("address", "lat", "lon", "sub_url", "onvif_url", "snapshot_url", "username",
@@ -255,8 +256,11 @@ async def export_cameras(registry: CameraRegistry, who: Principal) -> str:
             "address": cam.address or "",
             "lat": "" if cam.lat is None else cam.lat, "lon": "" if cam.lon is None else cam.lon,
             # Stored URLs carry no userinfo; credentials stay on the server.
-            "main_url": cam.main_url, "sub_url": cam.sub_url or "",
-            "onvif_url": cam.onvif_url or "", "snapshot_url": cam.snapshot_url or "",
+            # Secret query parameters masked too; import restores them (same host).
+            "main_url": mask_query_secrets(cam.main_url),
+            "sub_url": mask_query_secrets(cam.sub_url or ""),
+            "onvif_url": mask_query_secrets(cam.onvif_url or ""),
+            "snapshot_url": mask_query_secrets(cam.snapshot_url or ""),
             "username": cam.username or "", "enabled": "true" if cam.enabled else "false",
             "tags": ";".join(cam.tags or []),
             "detect_fps": (cam.detection or {}).get("fps", ""),

@@ -146,7 +146,8 @@ class CameraOut(BaseModel):
     address: str | None
     lat: float | None
     lon: float | None
-    main_url: str
+    # Addresses and the camera's username: admins only (None for other roles).
+    main_url: str | None
     sub_url: str | None
     onvif_url: str | None
     snapshot_url: str | None
