@@ -305,7 +305,9 @@ def main() -> None:
                     executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                     args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required",
                           "--disable-features=WebRtcHideLocalIpsWithMdns", "--disable-gpu"])
-                page = browser.new_page()
+                # bypass_csp: the probes below are evaluated in the page, which the
+                # server's Content-Security-Policy would refuse (no eval).
+                page = browser.new_page(bypass_csp=True)
                 page.goto(f"{srv.url}/")  # sign in through the form, as an operator does
                 page.fill("#username", "admin")
                 page.fill("#password", password)

@@ -77,7 +77,9 @@ def main() -> None:
                 with sync_playwright() as pw:
                     browser = pw.chromium.launch(executable_path=CHROMIUM,
                                                  args=["--no-sandbox", "--disable-gpu"])
-                    page = browser.new_page()
+                    # bypass_csp: wait_for_function evals in the page, which the
+                    # server's Content-Security-Policy would refuse.
+                    page = browser.new_page(bypass_csp=True)
                     page.goto(server.url + "/")
                     page.fill("#username", "admin")
                     page.fill("#password", PASSWORD)

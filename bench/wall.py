@@ -128,7 +128,9 @@ def browser_phase(server: ServerProcess, seconds: float) -> dict[str, float]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM,
                                      args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        # bypass_csp: wait_for_function evals in the page, which the server's
+        # Content-Security-Policy would refuse.
+        page = browser.new_page(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
         page.goto(server.url + "/")
         page.fill("#username", "admin")
         page.fill("#password", PASSWORD)

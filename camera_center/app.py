@@ -14,7 +14,7 @@ from camera_center.auth.bootstrap import bootstrap_admin
 from camera_center.console import pages, wall_socket, webrtc
 from camera_center.errors import install_error_handlers
 from camera_center.logs import get_logger
-from camera_center.middleware import BodyLimit, RequestMetrics
+from camera_center.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from camera_center.services import Services
 from camera_center.settings import Settings
 from camera_center.storage import migrate
@@ -77,6 +77,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Video-surveillance control center: cameras, areas, users, alerts.",
         lifespan=lifespan,
+        # The API's docs page is the console's own (pages.py): FastAPI's loads its
+        # script from a CDN, with an inline script the security policy refuses.
+        docs_url=None, redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(api_router())
@@ -90,4 +93,5 @@ def create_app(settings: Settings) -> FastAPI:
         per_path={"/api/v1/cameras/import": settings.server.max_import_bytes},
     )
     app.add_middleware(RequestMetrics)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -101,3 +101,49 @@ class RequestMetrics:
             client = scope.get("client")
             log.info("request", method=scope["method"], path=scope["path"], status=status,
                      ms=round(elapsed * 1000, 1), client=client[0] if client else None)
+
+
+# What the console's pages may load: only this site's own scripts (no inline script,
+# no eval), pictures and video from this site or the blob: URLs the wall and playback
+# make, connections back to this site (WebSockets included). Inline style attributes
+# stay allowed: the wall and the timeline place elements with them, and a style cannot
+# run code. No page may be framed (clickjacking).
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+_SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """The same security headers on every HTTP answer (pages, API, files, errors)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *(h for h in _SECURITY_HEADERS if h[0] not in names)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

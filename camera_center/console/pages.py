@@ -23,6 +23,10 @@ from camera_center.errors import Problem
 # The pages, scripts and styles: the top-level ``web`` package holds them as data.
 STATIC = Path(str(resources.files("web") / "static"))
 
+# Swagger UI 5 (OpenAPI 3.1, which FastAPI writes) as pinned in constraints.txt, from a
+# package that ships its files; only the files are used.
+SWAGGER_UI = Path(str(resources.files("fastapi_offline") / "static"))
+
 # Page name -> the roles that may open it.
 PAGES: dict[str, frozenset[Role]] = {
     "wall": frozenset({Role.ADMIN, Role.OPERATOR}),
@@ -40,6 +44,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def mount_static(app: FastAPI) -> None:
+    # Swagger UI's files from a pinned package, served by this server: no CDN. (Before
+    # /static, which would otherwise take these paths.)
+    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
@@ -50,6 +57,12 @@ def _html(name: str) -> HTMLResponse:
 @router.get("/", response_class=HTMLResponse)
 async def sign_in_page() -> HTMLResponse:
     return _html("index")
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs_page() -> HTMLResponse:
+    """The API's documentation (Swagger UI on /openapi.json), public like the document."""
+    return _html("api-docs")
 
 
 async def _page(request: Request, name: str) -> Response:

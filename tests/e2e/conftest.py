@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,7 +93,7 @@ class Console:
         if expect_path:
             page.wait_for_url(self.url + expect_path + "*")
         else:
-            page.wait_for_function("location.pathname !== '/'")
+            page.wait_for_url(lambda url: urlsplit(url).path != "/")
 
 
 @pytest.fixture(scope="package")
@@ -129,12 +130,23 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Every page passes the server's Content-Security-Policy: a refused script, style,
+    # frame or connection is a failure of whichever test met it.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+            and "Content Security Policy" in m.text else None)
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
         screenshot(page, f"failed-{request.node.name}")
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+def wait_in_page(page: Page, expression: str, timeout_ms: float = 30_000) -> Any:
+    """What ``page.wait_for_function`` does, polled from here: Playwright compiles that
+    predicate with eval inside the page, which the console's security policy refuses."""
+    return wait_until(lambda: page.evaluate(expression), timeout_ms / 1000,
+                      f"the page: {expression[:80]}", until=bool, interval_s=0.1)
 
 
 def screenshot(page: Page, name: str) -> Path:

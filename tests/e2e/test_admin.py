@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from camera_sim.process import free_port
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import Console, screenshot
+from tests.e2e.conftest import Console, screenshot, wait_in_page
 from tests.waiting import wait_until
 
 
@@ -194,8 +194,8 @@ def test_zone_and_line_drawn_on_the_snapshot_are_saved_to_the_cameras_rules(
     register(console, "cam221", "cam017")
     open_admin(console, page, "zones:cam221")
     expect(page.locator("#zn-camera")).to_have_value("cam221")
-    page.wait_for_function("document.querySelector('.zn-picture').naturalWidth > 0",
-                           timeout=20_000)
+    wait_in_page(page, "document.querySelector('.zn-picture').naturalWidth > 0",
+                 timeout_ms=20_000)
     page.click("#zn-new-zone")
     canvas = page.locator("#zn-canvas")
     box = canvas.bounding_box()

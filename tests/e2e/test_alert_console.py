@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from camera_sim.scenes import ZONE
-from tests.e2e.conftest import Console, screenshot
+from tests.e2e.conftest import Console, screenshot, wait_in_page
 from tests.waiting import wait_until
 
 FULL_FRAME = [[0, 0], [1, 0], [1, 1], [0, 1]]
@@ -285,7 +285,10 @@ window.__blockWs = false;
 const RealWebSocket = window.WebSocket;
 window.WebSocket = class extends RealWebSocket {
   constructor(url, ...rest) {
-    super(window.__blockWs ? "ws://127.0.0.1:9/blocked" : url, ...rest);
+    // Blocked: a path of this site that no WebSocket answers (another address would be
+    // refused by the security policy before the page could even try).
+    super(window.__blockWs ? location.origin.replace(/^http/, "ws") + "/no-such-socket" : url,
+          ...rest);
     window.__sockets.push({ url: String(url), socket: this, blocked: window.__blockWs });
   }
 };
@@ -310,7 +313,7 @@ def test_changes_made_while_disconnected_arrive_after_the_reconnect(
     assert got["status"] == "acknowledged"
     console.check(console.api.post(f"/api/v1/alerts/{alert_id}/comments",
                                    json={"text": "Trong lúc mất mạng"}))
-    page.wait_for_function("window.__sockets.some((s) => s.blocked)")  # a retry failed
+    wait_in_page(page, "window.__sockets.some((s) => s.blocked)")  # a retry failed
     expect(item.locator(".status")).to_have_text("Mới")  # the page could not know yet
 
     page.evaluate("window.__blockWs = false")

@@ -43,3 +43,12 @@ def test_sign_out_ends_the_session(console: Console, page: Page) -> None:
     page.wait_for_url(console.url + "/")
     page.goto(console.url + "/admin")
     page.wait_for_url("**/?next=*")
+
+
+def test_the_api_docs_page_works_under_the_security_policy(console: Console,
+                                                           page: Page) -> None:
+    response = page.goto(console.url + "/docs")
+    assert response is not None and "script-src 'self'" in response.headers[
+        "content-security-policy"]
+    expect(page.get_by_role("heading", name="camera-center")).to_be_visible()
+    expect(page.locator(".opblock-tag", has_text="cameras").first).to_be_visible()

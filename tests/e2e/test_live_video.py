@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bench.glass_to_glass import lan_address
-from tests.e2e.conftest import Console, screenshot
+from tests.e2e.conftest import Console, screenshot, wait_in_page
 
 # Runs startLive from the page the way the wall's focused tile does.
 START = """async ([id, name]) => {
@@ -44,8 +44,8 @@ def test_focused_camera_plays_live_webrtc_video(console: Console, page: Page, la
     console.wait_online(1)
     console.sign_in(page, "operator.du", expect_path="/wall")
     page.evaluate(START, ["cam001", "Camera 001 DU"])
-    page.wait_for_function("""() => { const v = document.querySelector('#live-test video');
-        return v && v.videoWidth > 0 && v.currentTime > 0; }""", timeout=15_000)
+    wait_in_page(page, """() => { const v = document.querySelector('#live-test video');
+        return v && v.videoWidth > 0 && v.currentTime > 0; }""", timeout_ms=15_000)
     first = _video(page)
     page.wait_for_timeout(2000)
     later = _video(page)
@@ -65,9 +65,9 @@ def test_h265_camera_falls_back_to_refreshing_snapshots(console: Console, page: 
     console.wait_online(2)
     console.sign_in(page, "admin", expect_path="/wall")
     page.evaluate(START, ["cam002", "Camera 002 DU"])
-    page.wait_for_function("""() => { const i = document.querySelector('#live-test img');
+    wait_in_page(page, """() => { const i = document.querySelector('#live-test img');
         return i && !i.hidden && i.src.startsWith('blob:') && i.naturalWidth > 0; }""",
-                           timeout=10_000)
+                 timeout_ms=10_000)
     sources = set()
     for _ in range(8):
         sources.add(page.evaluate("document.querySelector('#live-test img').src"))
@@ -93,7 +93,7 @@ def test_double_clicking_a_wall_tile_plays_its_live_video(console: Console, page
     expect(page.locator("#focus-title")).to_have_text("Camera 004 DU")
     playing = """() => { const v = document.querySelector('#focus-live video');
         return v && v.videoWidth > 0 ? v.currentTime : 0; }"""
-    page.wait_for_function(f"({playing})() > 0", timeout=15_000)
+    wait_in_page(page, f"({playing})() > 0", timeout_ms=15_000)
     first = page.evaluate(playing)
     page.wait_for_timeout(2000)
     assert page.evaluate(playing) - first > 1.0  # the video plays, it is not a still

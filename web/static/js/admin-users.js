@@ -17,7 +17,7 @@ addStrings({
     usAllAreas: "Tất cả", usCreated: "Ngày tạo", usPasswordHint: "Ít nhất 10 ký tự, khác tên đăng nhập.",
     usEndSessions: "Đăng xuất mọi thiết bị", usConfirmEndSessions: "Đăng xuất {name} khỏi mọi thiết bị? Luồng cảnh báo và màn hình giám sát của người này đóng lại.",
     usSessionsEnded: "Đã đăng xuất {name} khỏi mọi thiết bị.",
-    usUnlock: "Mở khóa đăng nhập", usUnlocked: "Đã xóa các lần đăng nhập sai của {name}; có thể đăng nhập lại ngay.",
+    usUnlock: "Cho đăng nhập lại", usUnlocked: "Đã xóa các lần đăng nhập sai của {name}; có thể đăng nhập lại ngay.",
   },
   en: {
     usAdd: "Add user", usCreateTitle: "Add user", usEditTitle: "Edit user {name}",
@@ -31,7 +31,7 @@ addStrings({
     usAllAreas: "All", usCreated: "Created", usPasswordHint: "At least 10 characters, different from the username.",
     usEndSessions: "Sign out everywhere", usConfirmEndSessions: "Sign {name} out of every device? Their alert streams and video wall close.",
     usSessionsEnded: "{name} is signed out of every device.",
-    usUnlock: "Unlock sign-in", usUnlocked: "Failed sign-ins of {name} cleared; they can sign in at once.",
+    usUnlock: "Allow sign-in again", usUnlocked: "Failed sign-ins of {name} cleared; they can sign in at once.",
   },
 });
 

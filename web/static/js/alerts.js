@@ -385,3 +385,6 @@ export async function startAlerts() {
   const id = currentId();
   if (id) await openAlert(Number(id));
 }
+
+// The page's entry point (the page loads this module by itself: no inline script).
+await startAlerts();

@@ -166,3 +166,6 @@ export async function startDashboard() {
   setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
 }
+
+// The page's entry point (the page loads this module by itself: no inline script).
+await startDashboard();

@@ -1,7 +1,7 @@
 // The video wall: a page of tiles fed by one WebSocket, filters, saved views, tours, a
 // focused live view. Everything that places the operator (layout, page, filters, view,
 // tour) lives in the URL, so a reload keeps the place.
-import { addStrings, api, el, fmtAge, notify, onLangChange, playbackUrl, t } from "/static/js/common.js";
+import { addStrings, api, el, fmtAge, notify, onLangChange, playbackUrl, startPage, t } from "/static/js/common.js";
 import { isProblem, reasonText, stateBadge, stateLabel } from "/static/js/camera-states.js";
 import { Feed } from "/static/js/alerts-feed.js";
 import { kindLabel } from "/static/js/alerts-text.js";
@@ -431,8 +431,10 @@ function wireToolbar() {
   $("#wall").addEventListener("keydown", onWallKey);
 }
 
-/** Build the wall for the signed-in *user* (called by wall.html after startPage). */
+/** Build the wall for the signed-in *user* (once startPage has checked the sign-in). */
 export async function startWall(user) { // eslint-disable-line no-unused-vars
+  // The search form filters as one types; Enter must not reload the page.
+  document.getElementById("wall-tools").addEventListener("submit", (ev) => ev.preventDefault());
   feed = new TileFeed({
     onFrame, onStatus,
     onError: (detail) => notify(detail, "error"),
@@ -452,3 +454,6 @@ export async function startWall(user) { // eslint-disable-line no-unused-vars
   setInterval(() => { if (!focused) refresh(); }, 30000);
   onLangChange(() => { render(); for (const tile of tiles.values()) showStatus(tile); });
 }
+
+// The page's entry point (the page loads this module by itself: no inline script).
+await startWall(await startPage("wall"));
