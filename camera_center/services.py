@@ -156,7 +156,7 @@ class Services:
                                     passwords, access_watch),
             users=UserDirectory(db, passwords, access_watch), areas=AreaRegistry(db, bus),
             cameras=cameras, rules=RuleStore(db, cameras, bus), alerts=alerts,
-            alert_feed=AlertFeed(db, bus), webhooks=WebhookStore(db, cipher),
+            alert_feed=AlertFeed(db, bus, settings.alerts.replay_max_events), webhooks=WebhookStore(db, cipher),
             webhook_dispatcher=WebhookDispatcher(db, bus, cipher, settings.webhooks,
                                                  keep_days=settings.retention.alert_events_days),
             mqtt=MqttPublisher(db, bus, settings.mqtt) if settings.mqtt.enabled else None,

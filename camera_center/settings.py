@@ -140,6 +140,10 @@ class AlertSettings(_Section):
     # (needs ingest.packet_buffer_s of at least clip_before_s + clip_after_s).
     clip_before_s: Annotated[float, Field(ge=0, le=60)] = 5.0
     clip_after_s: Annotated[float, Field(ge=0, le=60)] = 5.0
+    # A stream resumed from an old event id replays at most this many of the newest
+    # events (of everyone's, before the caller's filters): a resume from id 0 would
+    # otherwise read the whole event log. Older history is in GET /alerts.
+    replay_max_events: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
 
 
 class WebhookSettings(_Section):

@@ -10,7 +10,6 @@ import binascii
 import builtins
 import contextlib
 import json
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -292,28 +291,32 @@ class AlertStore:
 
     async def summary(self, who: Principal, f: Filters, since: datetime,
                       until: datetime) -> SummaryOut:
+        """Counts per area, kind, status and hour, counted by the database: loading the
+        rows into Python took 0.8 s for 100,000 alerts (finding 10 of the 2026-12
+        review), and any signed-in user may ask for 93 days."""
         stmt = self._filtered(select(Alert.area_id, Alert.kind, Alert.status, Alert.started_at),
                               Filters(**{**f.__dict__, "since": since, "until": until}), who)
+        by: dict[str, list[tuple[Any, int]]] = {"area": [], "kind": [], "status": [],
+                                                 "hour": []}
         async with self.db.session() as s:
             scoped = await self._scope(s, who, stmt, f.area_id)
-            rows = [] if scoped is None else (await s.execute(scoped)).all()
-        by_area: Counter[str] = Counter()
-        by_kind: Counter[str] = Counter()
-        by_status: Counter[str] = Counter()
-        by_hour: Counter[datetime] = Counter()
-        for area_id, kind, status, started in rows:
-            by_area[area_id] += 1
-            by_kind[kind] += 1
-            by_status[status] += 1
-            by_hour[started.astimezone(UTC).replace(minute=0, second=0, microsecond=0)] += 1
+            if scoped is not None:
+                rows = scoped.subquery()
+                hour = _hour_of(rows.c.started_at, self.db.dialect)
+                for name, column in (("area", rows.c.area_id), ("kind", rows.c.kind),
+                                     ("status", rows.c.status), ("hour", hour)):
+                    grouped = select(column, func.count()).group_by(column)
+                    by[name] = [(key, int(n)) for key, n in (await s.execute(grouped)).all()]
 
-        def counts(c: Counter[Any]) -> list[Count]:
-            return [Count(key=str(k), count=n) for k, n in c.most_common()]
+        def counts(pairs: list[tuple[Any, int]]) -> list[Count]:
+            return [Count(key=str(k), count=n)
+                    for k, n in sorted(pairs, key=lambda p: (-p[1], str(p[0])))]
 
-        return SummaryOut(since=since, until=until, total=len(rows), by_area=counts(by_area),
-                          by_kind=counts(by_kind), by_status=counts(by_status),
-                          by_hour=[Count(key=h.isoformat(), count=n)
-                                   for h, n in sorted(by_hour.items())])
+        hours = sorted((_as_utc_hour(k), n) for k, n in by["hour"])
+        return SummaryOut(since=since, until=until, total=sum(n for _, n in by["kind"]),
+                          by_area=counts(by["area"]), by_kind=counts(by["kind"]),
+                          by_status=counts(by["status"]),
+                          by_hour=[Count(key=h.isoformat(), count=n) for h, n in hours])
 
     # -- handling --------------------------------------------------------------------------
 
@@ -433,3 +436,15 @@ class AlertStore:
     async def count(self) -> int:
         async with self.db.session() as s:
             return int(await s.scalar(select(func.count()).select_from(Alert)) or 0)
+
+
+def _hour_of(column: Any, dialect: str) -> Any:
+    """The UTC hour a timestamp falls in, as the database computes it."""
+    if dialect == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    return func.strftime("%Y-%m-%d %H:00:00", column)  # SQLite stores naive UTC
+
+
+def _as_utc_hour(value: Any) -> datetime:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
