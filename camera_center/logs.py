@@ -21,9 +21,16 @@ _SECRET_KEYS = {"password", "passwd", "secret", "token", "access_token", "refres
                 "authorization", "cookie", "credentials_key", "jwt_secret"}
 
 
+# Control characters in user input (a username, a camera name) must not forge or hide
+# log lines: the renderers escape a newline, not a carriage return or the others.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D, 0x20),
+                                         0x7F)}
+_CONTROLS[0x0D] = "\\r"
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_secrets_in_text(value)
+        return mask_secrets_in_text(value).translate(_CONTROLS)
     if isinstance(value, dict):
         return _mask_dict(value)
     if isinstance(value, list | tuple):
