@@ -152,7 +152,7 @@ class SessionManager:
         async with self.db.session() as s:
             await self._check_lockout(s, username, address)
             user = await s.scalar(select(User).where(User.username == username))
-            ok = self.passwords.verify(user.password_hash if user else None, password)
+            ok = await self.passwords.verify(user.password_hash if user else None, password)
             if ok and user is not None and user.disabled:
                 ok = False
             s.add(LoginAttempt(username=username[:64], address=address[:64], success=ok))
@@ -162,7 +162,7 @@ class SessionManager:
                 log.warning("login failed", username=username, address=address)
                 raise Unauthorized(_BAD_LOGIN)
             if self.passwords.needs_rehash(user.password_hash):
-                user.password_hash = self.passwords.hash(password)
+                user.password_hash = await self.passwords.hash(password)
             audit.record(s, principal_for(user, address), "auth.login", target_type="user",
                          target_id=user.id)
             # Old attempts only feed the lockout window; keep the table small.
@@ -344,7 +344,7 @@ class SessionManager:
         async with self.db.session() as s:
             await self._check_lockout(s, who.username, address)
             user = await s.get(User, who.user_id) if who.user_id is not None else None
-            if user is not None and self.passwords.verify(user.password_hash, password):
+            if user is not None and await self.passwords.verify(user.password_hash, password):
                 return
             s.add(LoginAttempt(username=who.username[:64], address=address[:64],
                                success=False))

@@ -79,7 +79,7 @@ class UserDirectory:
             if await s.scalar(select(User.id).where(User.username == data.username)):
                 raise Conflict(f"User '{data.username}' already exists.")
             user = User(username=data.username, full_name=data.full_name, role=data.role.value,
-                        password_hash=self.passwords.hash(password), disabled=False,
+                        password_hash=await self.passwords.hash(password), disabled=False,
                         areas=await _areas(s, data.area_ids))
             s.add(user)
             await s.flush()
@@ -110,7 +110,7 @@ class UserDirectory:
                     setattr(user, key, changes[key])
             if data.password is not None:
                 _check_password(data.password.get_secret_value(), user.username)
-                user.password_hash = self.passwords.hash(data.password.get_secret_value())
+                user.password_hash = await self.passwords.hash(data.password.get_secret_value())
                 changes["password"] = "changed"
             if {"password", "disabled", "role"} & set(changes):
                 user.tokens_valid_after = utcnow()
@@ -127,7 +127,7 @@ class UserDirectory:
             if user is None:
                 raise NotFound(f"User {user_id} does not exist.")
             _check_password(password, user.username)
-            user.password_hash = self.passwords.hash(password)
+            user.password_hash = await self.passwords.hash(password)
             user.tokens_valid_after = utcnow()
             await end_sessions(s, user.id, EndReason.ACCOUNT_CHANGED)
             audit.record(s, who, "user.password", target_type="user", target_id=user_id)
