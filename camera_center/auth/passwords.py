@@ -6,6 +6,7 @@ import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from camera_center.settings import PasswordHashSettings
 
@@ -48,12 +49,25 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
 
-def policy_problem(password: str, username: str) -> str | None:
-    """Why *password* is not acceptable, or None."""
+# zxcvbn's score (0-4) a password needs: 3 is "safely unguessable: moderate protection
+# from an offline slow-hash scenario" in its authors' terms, and argon2 is such a hash.
+MIN_STRENGTH = 3
+_CHECKED_UP_TO = 128  # zxcvbn's time grows with length; longer passwords are long enough
+
+
+def policy_problem(password: str, username: str, *other_inputs: str) -> str | None:
+    """Why *password* is not acceptable, or None. Common passwords, keyboard walks,
+    dates, and variations of the username are refused by zxcvbn's estimate of how
+    many guesses it would take, not by a list kept here."""
     if len(password) < MIN_LENGTH:
         return f"must be at least {MIN_LENGTH} characters"
     if password.lower() == username.lower():
         return "must differ from the username"
     if len(set(password)) < 4:
         return "is too repetitive"
+    estimate = zxcvbn(password[:_CHECKED_UP_TO],
+                      user_inputs=[username, *other_inputs, "camera", "center", "admin"])
+    if estimate["score"] < MIN_STRENGTH:
+        warning = estimate["feedback"]["warning"] or "it would be guessed quickly"
+        return f"is too easy to guess ({warning.rstrip('.')}); add words or characters"
     return None

@@ -24,8 +24,8 @@ def to_out(user: User) -> UserOut:
                    created_at=user.created_at)
 
 
-def _check_password(password: str, username: str) -> None:
-    problem = policy_problem(password, username)
+def _check_password(password: str, username: str, full_name: str | None = None) -> None:
+    problem = policy_problem(password, username, *([full_name] if full_name else []))
     if problem:
         raise UnprocessableEntity(f"The password {problem}.",
                                   errors=[{"field": "password", "message": problem}])
@@ -74,7 +74,7 @@ class UserDirectory:
 
     async def create(self, data: UserCreate, who: Principal) -> User:
         password = data.password.get_secret_value()
-        _check_password(password, data.username)
+        _check_password(password, data.username, data.full_name)
         async with self.db.session() as s:
             if await s.scalar(select(User.id).where(User.username == data.username)):
                 raise Conflict(f"User '{data.username}' already exists.")
@@ -109,7 +109,8 @@ class UserDirectory:
                 if key in changes:
                     setattr(user, key, changes[key])
             if data.password is not None:
-                _check_password(data.password.get_secret_value(), user.username)
+                _check_password(data.password.get_secret_value(), user.username,
+                                user.full_name)
                 user.password_hash = await self.passwords.hash(data.password.get_secret_value())
                 changes["password"] = "changed"
             if {"password", "disabled", "role"} & set(changes):
@@ -126,7 +127,7 @@ class UserDirectory:
             user = await s.get(User, user_id)
             if user is None:
                 raise NotFound(f"User {user_id} does not exist.")
-            _check_password(password, user.username)
+            _check_password(password, user.username, user.full_name)
             user.password_hash = await self.passwords.hash(password)
             user.tokens_valid_after = utcnow()
             await end_sessions(s, user.id, EndReason.ACCOUNT_CHANGED)

@@ -11,7 +11,7 @@ addStrings({
     acEndOthers: "Đăng xuất mọi thiết bị khác", acOthersEnded: "Đã đăng xuất mọi thiết bị khác.",
     acPassword: "Đổi mật khẩu", acCurrent: "Mật khẩu hiện tại", acNew: "Mật khẩu mới",
     acRepeat: "Nhập lại mật khẩu mới", acChange: "Đổi mật khẩu",
-    acPasswordHint: "Đổi mật khẩu sẽ đăng xuất mọi thiết bị, kể cả thiết bị này.",
+    acPasswordHint: "Ít nhất 10 ký tự, không phải mật khẩu phổ biến hay dễ đoán. Đổi mật khẩu sẽ đăng xuất mọi thiết bị, kể cả thiết bị này.",
     acMismatch: "Hai lần nhập mật khẩu mới không khớp.", acUnknown: "Trình duyệt không rõ",
   },
   en: {
@@ -22,7 +22,7 @@ addStrings({
     acEndOthers: "Sign out all other devices", acOthersEnded: "All other devices are signed out.",
     acPassword: "Change password", acCurrent: "Current password", acNew: "New password",
     acRepeat: "New password again", acChange: "Change password",
-    acPasswordHint: "Changing the password signs every device out, this one included.",
+    acPasswordHint: "At least 10 characters, not a common or easily guessed password. Changing it signs every device out, this one included.",
     acMismatch: "The two new passwords differ.", acUnknown: "Unknown browser",
   },
 });
