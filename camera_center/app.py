@@ -47,7 +47,7 @@ class NotMigrated(RuntimeError):
 
 async def prepare_database(services: Services) -> None:
     settings = services.settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.database.auto_migrate:
         await migrate.upgrade(services.db)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -334,4 +335,8 @@ def exports_verify(
 
 
 def main() -> None:
+    # Everything the server writes (database, secrets, snapshots, clips, recordings,
+    # exports) holds images of people or credentials: readable by its owner only. The
+    # reader processes inherit the mask.
+    os.umask(0o077)
     app()
