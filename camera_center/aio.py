@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
+from camera_center.logs import get_logger
 
-async def first_done(*coros: Coroutine[Any, Any, Any]) -> list[asyncio.Task[Any]]:
+log = get_logger(__name__)
+
+
+async def first_done(*coros: Coroutine[Any, Any, Any],
+                     expected: tuple[type[BaseException], ...] = ()
+                     ) -> list[asyncio.Task[Any]]:
     """Run *coros* together until one of them ends; cancel the others and wait for them.
     Returns the tasks, in the order given (``task.done() and not task.cancelled()``
-    tells which ended by itself). An error inside a task does not propagate: a
-    connection's parts end for the same reason (the peer left) in any order."""
-    tasks = [asyncio.create_task(c) for c in coros]
+    tells which ended by itself). Errors do not propagate: a connection's parts end for
+    the same reason (the peer left) in any order; those of the *expected* types (a
+    disconnect, a send after close) pass quietly, any other is logged."""
+    tasks = [asyncio.create_task(c, name=getattr(c, "__qualname__", None)) for c in coros]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                if not isinstance(exc, expected):
+                    log.exception("a connection's task failed", task=task.get_name())
     return tasks
 
 

@@ -131,7 +131,8 @@ async def websocket(ws: WebSocket) -> None:
 
     try:
         *_, watch = await first_done(pump(), listen(),
-                                     services.sessions.until_access_lost(who))
+                                     services.sessions.until_access_lost(who),
+                                     expected=(WebSocketDisconnect, RuntimeError, OSError))
         if (reason := result_of(watch)) is not None:
             with contextlib.suppress(Exception):  # the client may be gone already
                 await ws.close(code=1008, reason=reason)

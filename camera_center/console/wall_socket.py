@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camera_center.aio import first_done, result_of
@@ -88,7 +88,8 @@ async def wall_socket(ws: WebSocket) -> None:
     try:
         # The socket may be gone mid-send; either way this viewer is done.
         *_, watch = await first_done(viewer.pump(), listen(),
-                                     services.sessions.until_access_lost(who))
+                                     services.sessions.until_access_lost(who),
+                                     expected=(WebSocketDisconnect, RuntimeError, OSError))
         if (reason := result_of(watch)) is not None:
             with contextlib.suppress(Exception):
                 await ws.close(code=1008, reason=reason)
