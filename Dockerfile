@@ -17,7 +17,9 @@ COPY web ./web
 COPY camera_sim ./camera_sim
 RUN /opt/venv/bin/pip install --no-deps .
 # Real weights for the object detector (the build has internet; the server never downloads).
-ADD --chmod=0644 https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt /opt/models/yolo11n.pt
+# Pinned by checksum: a changed or substituted file fails the build instead of being run.
+ADD --chmod=0644 --checksum=sha256:0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1 \
+    https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt /opt/models/yolo11n.pt
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \

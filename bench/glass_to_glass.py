@@ -32,12 +32,13 @@ from typing import Any
 
 import av
 import cv2
+import httpx
 import ifaddr
 import numpy as np
 from playwright.sync_api import Page, sync_playwright
 from pydantic import SecretStr
 
-from bench.server import LiveServer
+from bench.server import BOOTSTRAP_PASSWORD, LiveServer, finish_first_sign_in
 from bench.stats import percentile
 from camera_center.auth.roles import system_principal
 from camera_center.logs import configure_logging
@@ -291,13 +292,16 @@ def main() -> None:
                              "none could be made (root and 'ip link add ... type veth').")
         password = "Bench-Clock-42"
         settings = Settings(data_dir=Path(tmp), logging={"level": "warning"},
-                            auth={"bootstrap_admin": SecretStr(f"admin:{password}")},
+                            auth={"bootstrap_admin": SecretStr(f"admin:{BOOTSTRAP_PASSWORD}"),
+                                  "second_factor_roles": []},
                             detector={"enabled": False},
                             # Every frame decoded (a quiet scene is otherwise decoded
                             # once per 5 s): the snapshot path at its fastest.
                             ingest={"enabled": True, "prefer_sub_stream": False,
                                     "analysis_width": 640, "idle_decode_interval_s": 0.04})
         with LiveServer(settings) as srv:
+            with httpx.Client(base_url=srv.url) as http:
+                finish_first_sign_in(http, password)
             _setup(srv, camera.url)
             rtsp = _rtsp_ages(camera.url, args.samples)
             with sync_playwright() as pw:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
-from bench.server import LiveServer
+from bench.server import BOOTSTRAP_PASSWORD, LiveServer, finish_first_sign_in
 from bench.stats import percentile
 from camera_center.settings import load_settings
 from camera_sim.process import SimProcess
@@ -59,10 +59,12 @@ def main() -> None:
         with SimProcess(cache, cameras=4, outages=False) as sim:
             settings = load_settings(
                 None, data_dir=str(work), logging={"level": "warning"},
-                auth={"bootstrap_admin": f"admin:{PASSWORD}"},
+                auth={"bootstrap_admin": f"admin:{BOOTSTRAP_PASSWORD}",
+                      "second_factor_roles": []},
                 ingest={"enabled": True}, recording={"segment_s": 10, "min_free_gb": 0})
             with LiveServer(settings) as server:
                 api = httpx.Client(base_url=server.url, timeout=20)
+                finish_first_sign_in(api, PASSWORD)
                 token = api.post("/api/v1/auth/login", json={
                     "username": "admin", "password": PASSWORD}).json()["access_token"]
                 api.headers["Authorization"] = f"Bearer {token}"

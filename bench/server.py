@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 
 from camera_center.app import UVICORN_OPTIONS, create_app
@@ -55,3 +56,22 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+# What the bootstrap admin's password is in the benches' and tests' servers; the first
+# sign-in changes it (the server insists) to the password they then use.
+BOOTSTRAP_PASSWORD = "Bootstrap-only-2026"
+
+
+def finish_first_sign_in(http: httpx.Client, password: str, username: str = "admin",
+                         bootstrap_password: str = BOOTSTRAP_PASSWORD) -> None:
+    """Sign in as the bootstrap admin and change its password to *password*, as a new
+    server requires before anything else (*http*: a client on the server's base URL)."""
+    r = http.post("/api/v1/auth/login",
+                  json={"username": username, "password": bootstrap_password})
+    r.raise_for_status()
+    assert r.json()["restriction"] == "password_change", r.text
+    r = http.post("/api/v1/auth/password",
+                  headers={"Authorization": f"Bearer {r.json()['access_token']}"},
+                  json={"current_password": bootstrap_password, "new_password": password})
+    r.raise_for_status()

@@ -32,6 +32,7 @@ import psutil
 from playwright.sync_api import sync_playwright
 from websockets.sync.client import connect as ws_connect
 
+from bench.server import BOOTSTRAP_PASSWORD, finish_first_sign_in
 from bench.stats import percentile
 from camera_sim.process import SimProcess, free_port
 
@@ -52,7 +53,8 @@ class ServerProcess:
             "CAMERA_CENTER_DATABASE__URL": f"sqlite+aiosqlite:///{data_dir / 'wall.db'}",
             "CAMERA_CENTER_SERVER__HOST": "127.0.0.1",
             "CAMERA_CENTER_SERVER__PORT": str(self.port),
-            "CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN": f"admin:{PASSWORD}",
+            "CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN": f"admin:{BOOTSTRAP_PASSWORD}",
+            "CAMERA_CENTER_AUTH__SECOND_FACTOR_ROLES": "[]",
             "CAMERA_CENTER_INGEST__ENABLED": "true",
             "CAMERA_CENTER_DETECTOR__ENABLED": "false",
             "CAMERA_CENTER_LOGGING__LEVEL": "warning",
@@ -216,6 +218,7 @@ def main() -> None:
         server = ServerProcess(Path(data))
         try:
             api = httpx.Client(base_url=server.url, timeout=30)
+            finish_first_sign_in(api, PASSWORD)
             r = api.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
             r.raise_for_status()
             token = r.json()["access_token"]

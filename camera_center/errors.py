@@ -22,6 +22,9 @@ from camera_center.logs import get_logger
 log = get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The problem type of a call refused because the session must first change its initial
+# password or enrol a second factor (the console sends the user to their account page).
+ACCOUNT_SETUP_PROBLEM = "urn:camera-center:problem:account-setup-required"
 
 
 class ProblemBody(BaseModel):
@@ -37,9 +40,10 @@ class Problem(Exception):
 
     def __init__(self, detail: str, *, title: str | None = None,
                  errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, type: str = "about:blank") -> None:
         super().__init__(detail)
         self.detail = detail
+        self.type = type
         self.title = title or HTTPStatus(self.status).phrase
         self.errors = errors
         self.headers = headers
@@ -84,9 +88,10 @@ class TooManyRequests(Problem):
 
 def problem_response(status: int, detail: str, *, title: str | None = None,
                      errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    body = ProblemBody(title=title or HTTPStatus(status).phrase, status=status, detail=detail,
-                       errors=errors)
+                     headers: dict[str, str] | None = None,
+                     type: str = "about:blank") -> JSONResponse:
+    body = ProblemBody(type=type, title=title or HTTPStatus(status).phrase, status=status,
+                       detail=detail, errors=errors)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
                         media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
@@ -107,7 +112,7 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     return problem_response(exc.status, exc.detail, title=exc.title, errors=exc.errors,
-                            headers=exc.headers)
+                            headers=exc.headers, type=exc.type)
 
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:

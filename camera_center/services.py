@@ -16,6 +16,7 @@ from camera_center.alerts.store import AlertStore
 from camera_center.analysis import Analysis
 from camera_center.auth.access_watch import AccessWatch
 from camera_center.auth.passwords import Passwords
+from camera_center.auth.second_factor import SecondFactors
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
@@ -110,6 +111,7 @@ class Services:
     bus: EventBus
     cipher: CredentialCipher
     sessions: SessionManager
+    second_factors: SecondFactors
     users: UserDirectory
     areas: AreaRegistry
     cameras: CameraRegistry
@@ -147,13 +149,14 @@ class Services:
         cameras = CameraRegistry(db, cipher, bus)
         passwords = Passwords(settings.auth.password_hash)
         access_watch = AccessWatch()  # one for both: users' changes end their streams
+        sessions = SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth,
+                                  passwords, access_watch)
         alerts = AlertService(AlertStore(db, bus, settings.alerts.dedupe_window_s),
                               MediaStore(settings.data_dir / "media"), cameras, bus,
                               settings.alerts, settings.retention)
         return cls(
             settings=settings, db=db, bus=bus, cipher=cipher,
-            sessions=SessionManager(db, TokenSigner(secrets.jwt_secret), settings.auth,
-                                    passwords, access_watch),
+            sessions=sessions, second_factors=SecondFactors(db, cipher, sessions),
             users=UserDirectory(db, passwords, access_watch), areas=AreaRegistry(db, bus),
             cameras=cameras, rules=RuleStore(db, cameras, bus), alerts=alerts,
             alert_feed=AlertFeed(db, bus, settings.alerts.replay_max_events),

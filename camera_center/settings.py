@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,19 +71,45 @@ class PasswordHashSettings(_Section):
     parallelism: Annotated[int, Field(ge=1, le=64)] = 4
 
 
+RoleName = Literal["admin", "operator", "officer"]
+
+
+def _admins_only() -> list[RoleName]:
+    return ["admin"]
+
+
 class AuthSettings(_Section):
     access_token_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
     refresh_token_days: Annotated[int, Field(ge=1, le=90)] = 7
     lockout_threshold: Annotated[int, Field(ge=1)] = 5
     address_lockout_threshold: Annotated[int, Field(ge=1)] = 20
     lockout_window_minutes: Annotated[int, Field(ge=1)] = 15
-    cookie_secure: bool = False
+    # Session cookies marked Secure (the browser sends them over HTTPS only). "auto": on
+    # unless the server listens on loopback only (browsers keep Secure cookies for
+    # http://localhost, so a local container still works; a LAN address needs TLS).
+    cookie_secure: bool | Literal["auto"] = "auto"
+    # Roles that must sign in with a second factor (TOTP): until they enrol one, their
+    # sessions can do nothing else. Others may enrol one if they want.
+    second_factor_roles: list[RoleName] = Field(default_factory=_admins_only)
+    # The name authenticator apps show beside the account.
+    totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "Trung tâm camera"
     # Open streams re-check their user this often (and at once when this process changes
     # the user); a change made by another server process takes effect within it.
     stream_recheck_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     # "username:password", used once to create the first admin on an empty database.
     bootstrap_admin: SecretStr | None = None
     password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
+
+    def secure_cookies(self, server_host: str) -> bool:
+        """Whether session cookies get the Secure flag on a server listening on *server_host*."""
+        if self.cookie_secure != "auto":
+            return bool(self.cookie_secure)
+        if server_host == "localhost":
+            return False
+        try:
+            return not ip_address(server_host).is_loopback
+        except ValueError:  # a host name: not loopback as far as we can tell
+            return True
 
 
 class LoggingSettings(_Section):

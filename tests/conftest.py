@@ -89,9 +89,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         # Ingest stays off unless a test asks for it (and gives it a local camera to read).
+        # Admins sign in without a second factor unless a test asks for one (the
+        # two-factor tests in tests/security/ switch it on).
         base: dict[str, Any] = {"data_dir": str(tmp_path / "data"),
                                 "database": {"url": database_url},
-                                "ingest": {"enabled": False}}
+                                "ingest": {"enabled": False},
+                                "auth": {"second_factor_roles": []}}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(base.get(key), dict):
                 base[key] = {**base[key], **value}

@@ -3,6 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.server import finish_first_sign_in
 from camera_center.app import create_app
 from camera_center.auth.roles import Role
 from tests.conftest import PASSWORD, World, add_user, login
@@ -147,9 +148,12 @@ def test_no_user_exists_until_one_is_created(client: TestClient) -> None:
 def test_bootstrap_admin_is_created_once(make_settings) -> None:
     settings = make_settings(auth={"bootstrap_admin": "chief:Very-strong-pass-1"})
     with TestClient(create_app(settings)) as c:
-        assert login(c, "chief", "Very-strong-pass-1")
+        finish_first_sign_in(c, "Chief-chose-this-one-9", "chief", "Very-strong-pass-1")
+    # Started again with the variable still set: the chief's own password stays.
     with TestClient(create_app(settings)) as c:
-        r = c.get("/api/v1/users", headers=login(c, "chief", "Very-strong-pass-1"))
+        assert c.post("/api/v1/auth/login", json={
+            "username": "chief", "password": "Very-strong-pass-1"}).status_code == 401
+        r = c.get("/api/v1/users", headers=login(c, "chief", "Chief-chose-this-one-9"))
         assert [u["username"] for u in r.json()] == ["chief"]
 
 

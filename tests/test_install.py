@@ -17,8 +17,10 @@ import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from camera_sim.process import free_port
@@ -113,6 +115,38 @@ def _sign_in(url: str) -> str:
     return str(token)
 
 
+NEW_PASSWORD = "Chosen-by-the-chief-77"
+
+
+def _first_admin_sign_in(url: str) -> tuple[str, list[str]]:
+    """What the first admin does on a new server with the defaults: sign in with the
+    bootstrap password, change it (nothing else is allowed), sign in again, enrol a TOTP
+    key (nothing else is allowed until then, the role needs one). Returns an access token
+    of the finished session and the recovery codes."""
+    def call(method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(method, f"{url}/api/v1{path}", headers=headers, timeout=30, **kw)
+
+    first = call("POST", "/auth/login", json={"username": "admin", "password": PASSWORD})
+    assert first.json()["restriction"] == "password_change", first.text
+    refused = call("GET", "/users", first.json()["access_token"])
+    assert refused.status_code == 403 and "password" in refused.json()["detail"]
+    assert call("POST", "/auth/password", first.json()["access_token"], json={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD}).status_code == 204
+
+    second = call("POST", "/auth/login", json={"username": "admin", "password": NEW_PASSWORD})
+    token = second.json()["access_token"]
+    assert second.json()["restriction"] == "second_factor_enrollment", second.text
+    assert call("GET", "/users", token).status_code == 403
+    key = call("POST", "/auth/second-factor/setup", token).json()
+    assert key["qr_code"].startswith("data:image/svg+xml")
+    codes = call("POST", "/auth/second-factor/confirm", token,
+                 json={"code": pyotp.TOTP(key["secret"]).now()}).json()["recovery_codes"]
+    assert len(codes) == 10
+    assert call("GET", "/users", token).status_code == 200
+    return str(token), codes
+
+
 def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CAMERA_CENTER_")}
 
@@ -155,17 +189,35 @@ def test_the_readme_container_recipe_serves_and_signs_in(tmp_path: Path) -> None
     log = tmp_path / "server.log"
     argv = [*cli, *entry[1:]]
     with _server(argv, run_env, log) as url:
-        token = _sign_in(url)
-    # Restarted with the same secrets, the earlier session's token is still good.
+        token, codes = _first_admin_sign_in(url)
+    # Restarted with the same secrets, the earlier session's token is still good; a new
+    # sign-in asks for the second factor, and a recovery code does instead of the phone.
     with _server(argv, run_env, log) as url:
         r = httpx.get(f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
+        step = httpx.post(f"{url}/api/v1/auth/login",
+                          json={"username": "admin", "password": NEW_PASSWORD}).json()
+        assert step["second_factor_required"] is True and "access_token" not in step
+        r = httpx.post(f"{url}/api/v1/auth/login/second-factor",
+                       json={"challenge": step["challenge"], "recovery_code": codes[0]})
+        assert r.status_code == 200 and r.json()["restriction"] is None, r.text
 
     assert not (data / "secrets.json").exists(), "secrets came from the environment"
     written = log.read_text(errors="replace")
     for name in ("CAMERA_CENTER_CREDENTIALS_KEY", "CAMERA_CENTER_JWT_SECRET"):
         assert run_env[name] not in written, f"{name}'s value is in the server's output"
-    assert PASSWORD not in written
+    assert PASSWORD not in written and NEW_PASSWORD not in written
+
+
+def test_every_download_in_the_dockerfile_is_pinned_by_checksum() -> None:
+    """A file fetched at build time (the detector's weights) is checked, so that a
+    replaced release asset fails the build instead of running in a police center."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    remote = [line for line in text.splitlines()
+              if line.startswith("ADD") and "://" in line]
+    assert remote, "the Dockerfile downloads the model weights"
+    for line in remote:
+        assert re.search(r"--checksum=sha256:[0-9a-f]{64}\b", line), line
 
 
 def test_a_malformed_credentials_key_stops_the_start_with_the_key_named(tmp_path: Path) -> None:

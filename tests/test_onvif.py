@@ -139,7 +139,8 @@ def world(camera: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wor
     settings = load_settings(None, data_dir=str(data),
                              database={"url": f"sqlite+aiosqlite:///{data / 'cc.db'}"},
                              ingest={"enabled": True, "worker_processes": 0,
-                                     "open_timeout_s": 5, "backoff_cap_s": 2})
+                                     "open_timeout_s": 5, "backoff_cap_s": 2},
+                             auth={"second_factor_roles": []})
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield World(client)
 

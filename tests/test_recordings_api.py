@@ -66,7 +66,8 @@ def shared_center(tmp_path_factory: pytest.TempPathFactory, sim: SimProcess
     settings = load_settings(None, data_dir=str(root / "data"),
                              database={"url": f"sqlite+aiosqlite:///{root / 'test.db'}"},
                              auth={"password_hash": {"time_cost": 1, "memory_kib": 256,
-                                                     "parallelism": 1}},
+                                                     "parallelism": 1},
+                                   "second_factor_roles": []},
                              **_RECORDING)
     yield from _recording_center(settings, sim)
 

@@ -20,6 +20,7 @@ from camera_center.app import create_app
 from camera_center.settings import Settings
 from camera_sim.process import SimProcess
 from tests.conftest import World, camera_body
+from tests.waiting import wait_until
 
 URL = "/api/v1/cameras/{}/live/webrtc"
 T = TypeVar("T")
@@ -241,3 +242,21 @@ def test_stopping_the_server_closes_live_views_and_readers(
         assert relay.readers() == ["du-stop"]
     assert session.pc.connectionState == "closed"
     assert relay.readers() == [] and relay.session(session.id) is None
+
+
+def test_a_live_view_ends_when_its_viewer_is_signed_out_by_an_admin(
+        client: TestClient, world: World, sim: SimProcess, lan: str) -> None:
+    """Finding 1 of the outside review, for WebRTC: a view outlived its viewer's access."""
+    _register(client, world, "du-access", sim.url("cam007", "sub"))
+    r = client.post(URL.format("du-access"), json={"sdp": _offer_sdp(), "stream": "sub"},
+                    headers=world.headers["operator"])
+    assert r.status_code == 200, r.text
+    relay = client.app.state.services.live_relay  # type: ignore[attr-defined]
+    session = relay.session(r.json()["session_id"])
+    assert session is not None
+    ended = client.delete(f"/api/v1/users/{world.ids['operator']}/sessions",
+                          headers=world.admin)
+    assert ended.status_code == 204
+    wait_until(lambda: relay.session(session.id), 5, "the live view closed",
+               until=lambda s: s is None, interval_s=0.05)
+    assert session.pc.connectionState == "closed"

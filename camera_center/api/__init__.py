@@ -16,6 +16,7 @@ from camera_center.api import (
     ptz,
     recordings,
     rules,
+    second_factor,
     stats,
     users,
     views,
@@ -26,8 +27,8 @@ from camera_center.api import (
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     # alert_stream before alerts: /alerts/stream is not an alert id.
-    for module in (auth, users, areas, cameras, rules, alert_stream, alerts, webhooks, live,
-                   audit, views):
+    for module in (auth, second_factor, users, areas, cameras, rules, alert_stream, alerts,
+                   webhooks, live, audit, views):
         router.include_router(module.router)
     router.include_router(camera_probe.router)  # test connection (admin page)
     router.include_router(stats.router)  # dashboard figures

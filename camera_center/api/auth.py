@@ -13,20 +13,23 @@ from camera_center.api.deps import (
     REFRESH_COOKIE,
     AnyUser,
     ServicesDep,
+    SignedIn,
     client_ip,
 )
 from camera_center.auth.models import AuthSession
 from camera_center.auth.schemas import (
     LoginRequest,
+    MeOut,
     PasswordChange,
     RefreshRequest,
+    SecondFactorLogin,
+    SecondFactorRequired,
     SessionOut,
     TokenResponse,
-    UserOut,
 )
-from camera_center.auth.sessions import IssuedTokens
+from camera_center.auth.sessions import IssuedTokens, SecondFactorNeeded
 from camera_center.auth.users import to_out
-from camera_center.errors import Unauthorized, problem_responses
+from camera_center.errors import Unauthorized, UnprocessableEntity, problem_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"],
                    responses=problem_responses(400, 401, 403, 422, 429))
@@ -41,13 +44,16 @@ class _CookieFlags(TypedDict):
 
 def _token_response(tokens: IssuedTokens, response: Response, services: ServicesDep,
                     cookie: bool) -> TokenResponse:
+    restriction = services.sessions.restriction(tokens.user)
     if not cookie:
         return TokenResponse(access_token=tokens.access_token,
                              refresh_token=tokens.refresh_token,
-                             expires_in=tokens.expires_in, user=to_out(tokens.user))
+                             expires_in=tokens.expires_in, restriction=restriction,
+                             user=to_out(tokens.user))
     auth = services.settings.auth
     csrf = secrets.token_urlsafe(24)
-    common: _CookieFlags = {"secure": auth.cookie_secure, "samesite": "strict"}
+    common: _CookieFlags = {"secure": auth.secure_cookies(services.settings.server.host),
+                            "samesite": "strict"}
     response.set_cookie(ACCESS_COOKIE, tokens.access_token, httponly=True, path="/",
                         max_age=tokens.expires_in, **common)
     response.set_cookie(REFRESH_COOKIE, tokens.refresh_token, httponly=True,
@@ -56,15 +62,28 @@ def _token_response(tokens: IssuedTokens, response: Response, services: Services
     response.set_cookie(CSRF_COOKIE, csrf, httponly=False, path="/",
                         max_age=auth.refresh_token_days * 86400, **common)
     return TokenResponse(access_token=None, refresh_token=None, expires_in=tokens.expires_in,
-                         csrf_token=csrf, user=to_out(tokens.user))
+                         csrf_token=csrf, restriction=restriction, user=to_out(tokens.user))
 
 
-@router.post("/login", response_model=TokenResponse, summary="Sign in")
+@router.post("/login", response_model=TokenResponse | SecondFactorRequired,
+             summary="Sign in (then the second factor, for users who have one)")
 async def login(body: LoginRequest, request: Request, response: Response,
-                services: ServicesDep) -> TokenResponse:
-    tokens = await services.sessions.login(body.username, body.password.get_secret_value(),
+                services: ServicesDep) -> TokenResponse | SecondFactorRequired:
+    result = await services.sessions.login(body.username, body.password.get_secret_value(),
                                            client_ip(request),
                                            request.headers.get("user-agent", ""))
+    if isinstance(result, SecondFactorNeeded):
+        return SecondFactorRequired(challenge=result.challenge, expires_in=result.expires_in)
+    return _token_response(result, response, services, body.cookie)
+
+
+@router.post("/login/second-factor", response_model=TokenResponse,
+             summary="Finish signing in with a TOTP code or a recovery code")
+async def login_second_factor(body: SecondFactorLogin, request: Request, response: Response,
+                              services: ServicesDep) -> TokenResponse:
+    tokens = await services.second_factors.sign_in(
+        body.challenge, body.code, body.recovery_code, client_ip(request),
+        request.headers.get("user-agent", ""))
     return _token_response(tokens, response, services, body.cookie)
 
 
@@ -81,7 +100,7 @@ async def refresh(request: Request, response: Response, services: ServicesDep,
 
 @router.post("/logout", status_code=204,
              summary="Sign out: ends this session, its access and refresh tokens")
-async def logout(request: Request, response: Response, who: AnyUser, services: ServicesDep,
+async def logout(request: Request, response: Response, who: SignedIn, services: ServicesDep,
                  body: RefreshRequest | None = None) -> Response:
     token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
     await services.sessions.logout(token, who)
@@ -92,16 +111,22 @@ async def logout(request: Request, response: Response, who: AnyUser, services: S
     return response
 
 
-@router.get("/me", response_model=UserOut, summary="The signed-in user")
-async def me(who: AnyUser, services: ServicesDep) -> UserOut:
+@router.get("/me", response_model=MeOut, summary="The signed-in user")
+async def me(who: SignedIn, services: ServicesDep) -> MeOut:
     assert who.user_id is not None
-    return to_out(await services.users.get(who.user_id))
+    user = await services.users.get(who.user_id)
+    return MeOut(**to_out(user).model_dump(), restriction=services.sessions.restriction(user))
 
 
-@router.post("/password", status_code=204, summary="Change your own password")
-async def change_password(body: PasswordChange, who: AnyUser, services: ServicesDep) -> Response:
+@router.post("/password", status_code=204,
+             summary="Change your own password (every session ends, this one too)")
+async def change_password(body: PasswordChange, who: SignedIn, services: ServicesDep) -> Response:
     assert who.user_id is not None
     await services.sessions.check_password(who, body.current_password.get_secret_value())
+    if body.new_password.get_secret_value() == body.current_password.get_secret_value():
+        raise UnprocessableEntity("The new password must differ from the current one.",
+                                  errors=[{"field": "new_password",
+                                           "message": "same as the current password"}])
     await services.users.set_password(who.user_id, body.new_password.get_secret_value(), who)
     return Response(status_code=204)
 

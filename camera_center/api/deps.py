@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from camera_center.auth.roles import Principal, Role
+from camera_center.auth.roles import Principal, Restriction, Role
 from camera_center.auth.sessions import principal_for
-from camera_center.errors import BadRequest, Forbidden, Unauthorized
+from camera_center.errors import ACCOUNT_SETUP_PROBLEM, BadRequest, Forbidden, Unauthorized
 from camera_center.services import Services
 
 ACCESS_COOKIE = "cc_access"
@@ -64,14 +64,28 @@ async def current_principal(
     if not token:
         raise Unauthorized()
     user, claims = await services.sessions.authenticate(token, client_ip(request))
-    return principal_for(user, client_ip(request), claims)
+    return principal_for(user, client_ip(request), claims, services.sessions.restriction(user))
+
+
+def refuse_restricted(who: Principal) -> None:
+    """A session restricted to finishing its account's setup reaches nothing else."""
+    if who.restriction == Restriction.PASSWORD_CHANGE:
+        raise Forbidden("Change the initial password first (POST /api/v1/auth/password); "
+                        "until then this session can do nothing else.",
+                        type=ACCOUNT_SETUP_PROBLEM)
+    if who.restriction == Restriction.SECOND_FACTOR_ENROLLMENT:
+        raise Forbidden(f"The role {who.role.value} must sign in with a second factor: "
+                        "enrol one first (POST /api/v1/auth/second-factor/setup); until "
+                        "then this session can do nothing else.", type=ACCOUNT_SETUP_PROBLEM)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """Dependency: the caller, who must hold one of *roles*."""
+    """Dependency: the caller, who must hold one of *roles* (with a session that has
+    finished its account's setup)."""
     allowed = set(roles)
 
     async def check(who: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        refuse_restricted(who)
         if who.role not in allowed:
             raise Forbidden(f"This needs the role {' or '.join(sorted(r.value for r in allowed))}"
                             f"; you are signed in as {who.role.value}.")
@@ -81,6 +95,9 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
 
 AnyUser = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR, Role.OFFICER))]
+# Anyone signed in, restricted sessions too: only for the calls that finish an account's
+# setup (who am I, change the password, enrol a second factor, sign out).
+SignedIn = Annotated[Principal, Depends(current_principal)]
 Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 # Who may hand footage out (exports, evidence holds): operators watch, they do not.
@@ -113,4 +130,6 @@ async def websocket_principal(ws: WebSocket, services: Services) -> Principal:
         raise BadRequest("Sign in first: send a bearer token, the session cookie or ?token=.")
     address = ws.client.host if ws.client else None
     user, claims = await services.sessions.authenticate(token, address)
-    return principal_for(user, address, claims)
+    who = principal_for(user, address, claims, services.sessions.restriction(user))
+    refuse_restricted(who)
+    return who

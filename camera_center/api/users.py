@@ -65,3 +65,12 @@ async def end_user_sessions(who: Admin, services: ServicesDep, user_id: int = Us
 async def unlock_user(who: Admin, services: ServicesDep, user_id: int = UserId) -> Response:
     await services.sessions.unlock(who, user_id)
     return Response(status_code=204)
+
+
+@router.delete("/{user_id}/second-factor", status_code=204,
+               summary="Reset a user's second factor (a lost phone): key and recovery codes "
+                       "dropped, sessions ended")
+async def reset_second_factor(who: Admin, services: ServicesDep, user_id: int = UserId
+                              ) -> Response:
+    await services.second_factors.reset(who, user_id)
+    return Response(status_code=204)

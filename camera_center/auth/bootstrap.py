@@ -1,7 +1,8 @@
 """The first admin: created once from CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN on an empty database.
 
-There is no default password. Without the variable, create the first admin with
-``camera-center user add --role admin USERNAME``.
+There is no default password, and the bootstrap password must be changed at first
+sign-in (until then the session can do nothing else). Without the variable, create the
+first admin with ``camera-center user add --role admin USERNAME``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ async def bootstrap_admin(users: UserDirectory, secret: SecretStr | None) -> Non
     if not sep:
         raise ValueError("auth.bootstrap_admin must look like 'username:password'")
     try:
+        # The password passed through the environment (process tables, container
+        # inspection, shell history): it is good for one thing, choosing another.
         data = UserCreate(username=username, role=Role.ADMIN, password=SecretStr(password),
-                          full_name="Administrator")
+                          full_name="Administrator", must_change_password=True)
         await users.create(data, system_principal("bootstrap"))
     except (ValidationError, Problem) as exc:
         detail = exc.detail if isinstance(exc, Problem) else "invalid username"

@@ -31,6 +31,15 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Tokens issued before this instant are refused (password change, disable).
     tokens_valid_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set for the bootstrap admin, whose password passed through the environment: every
+    # session is restricted to changing it until it is changed.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Two-factor sign-in: the TOTP key, encrypted with the credentials key; the key being
+    # enrolled (shown as a QR code, not yet confirmed with a code); the last time step
+    # whose code was accepted (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(String(300))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(300))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     areas: Mapped[list[Area]] = relationship(secondary=user_areas, lazy="selectin",
                                              order_by=Area.id)
@@ -69,6 +78,18 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use second-factor code (its SHA-256; the user saw the code once)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):

@@ -13,6 +13,13 @@ class Role(StrEnum):
     OFFICER = "officer"    # alerts in assigned areas
 
 
+class Restriction(StrEnum):
+    """Why a signed-in session may only reach its own account for now."""
+
+    PASSWORD_CHANGE = "password_change"              # the bootstrap password is still set
+    SECOND_FACTOR_ENROLLMENT = "second_factor_enrollment"  # the role needs a second factor
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated user (or the local CLI) acting on the server."""
@@ -24,6 +31,8 @@ class Principal:
     source_ip: str | None = None
     session_id: str | None = None  # the signed-in device; None for the CLI
     token_expires_at: datetime | None = None  # when the access token used runs out
+    # What the session must do before anything else (see Restriction), or None.
+    restriction: str | None = None
 
     @property
     def sees_all_areas(self) -> bool:

@@ -25,7 +25,7 @@ from camera_center.auth.access_watch import AccessWatch
 from camera_center.auth.lockout import LockoutRule, Refusal
 from camera_center.auth.models import AuthSession, LoginAttempt, RefreshToken, User
 from camera_center.auth.passwords import Passwords
-from camera_center.auth.roles import Principal, Role
+from camera_center.auth.roles import Principal, Restriction, Role
 from camera_center.auth.tokens import TokenClaims, TokenError, TokenSigner
 from camera_center.errors import NotFound, TooManyRequests, Unauthorized
 from camera_center.logs import get_logger
@@ -80,12 +80,36 @@ class IssuedTokens:
     user: User
 
 
-def principal_for(user: User, source_ip: str | None, claims: TokenClaims | None = None
-                  ) -> Principal:
+@dataclass(frozen=True)
+class SecondFactorNeeded:
+    """The password was right; a TOTP or recovery code must follow, with this challenge."""
+
+    challenge: str
+    expires_in: int
+
+
+# A password accepted for a user with a second factor is good for this long.
+CHALLENGE_LIFETIME = timedelta(minutes=5)
+
+
+def restriction_of(user: User, settings: AuthSettings) -> Restriction | None:
+    """What the user's sessions must do before anything else, or None. Worked out on
+    every request, so that a role that gains the requirement, or a setting switched
+    on, restricts sessions already open."""
+    if user.must_change_password:
+        return Restriction.PASSWORD_CHANGE
+    if user.role in settings.second_factor_roles and user.totp_secret is None:
+        return Restriction.SECOND_FACTOR_ENROLLMENT
+    return None
+
+
+def principal_for(user: User, source_ip: str | None, claims: TokenClaims | None = None,
+                  restriction: Restriction | None = None) -> Principal:
     return Principal(user_id=user.id, username=user.username, role=Role(user.role),
                      area_ids=frozenset(user.area_ids), source_ip=source_ip,
                      session_id=claims.session_id if claims else None,
-                     token_expires_at=claims.expires_at if claims else None)
+                     token_expires_at=claims.expires_at if claims else None,
+                     restriction=restriction.value if restriction else None)
 
 
 class SessionManager:
@@ -113,7 +137,7 @@ class SessionManager:
             stmt = stmt.where(LoginAttempt.address == address)
         return await s.scalar(stmt) or 0
 
-    async def _check_lockout(self, s: AsyncSession, username: str, address: str) -> None:
+    async def check_lockout(self, s: AsyncSession, username: str, address: str) -> None:
         """Refuse, or slow down, a sign-in after failures (see auth/lockout.py)."""
         since = utcnow() - timedelta(minutes=self.settings.lockout_window_minutes)
         minutes = self.settings.lockout_window_minutes
@@ -148,33 +172,56 @@ class SessionManager:
             await s.commit()
 
     async def login(self, username: str, password: str, address: str,
-                    user_agent: str = "") -> IssuedTokens:
+                    user_agent: str = "") -> IssuedTokens | SecondFactorNeeded:
+        """Check the password; open a session, or ask for the second factor."""
         async with self.db.session() as s:
-            await self._check_lockout(s, username, address)
+            await self.check_lockout(s, username, address)
             user = await s.scalar(select(User).where(User.username == username))
             ok = await self.passwords.verify(user.password_hash if user else None, password)
             if ok and user is not None and user.disabled:
                 ok = False
-            s.add(LoginAttempt(username=username[:64], address=address[:64], success=ok))
             if not ok or user is None:
-                audit.record_anonymous(s, username, "auth.login_failed", address)
+                self.record_failure(s, username, address, "auth.login_failed")
                 await s.commit()
-                log.warning("login failed", username=username, address=address)
                 raise Unauthorized(_BAD_LOGIN)
             if self.passwords.needs_rehash(user.password_hash):
                 user.password_hash = await self.passwords.hash(password)
-            audit.record(s, principal_for(user, address), "auth.login", target_type="user",
-                         target_id=user.id)
-            # Old attempts only feed the lockout window; keep the table small.
-            await s.execute(delete(LoginAttempt).where(
-                LoginAttempt.at < utcnow() - timedelta(days=30)))
-            session = AuthSession(id=secrets.token_urlsafe(16), user_id=user.id,
-                                  address=address[:64], user_agent=user_agent[:300])
-            s.add(session)
-            tokens = await self._issue(s, user, session.id)
+            if user.totp_secret is not None:
+                # Not a success yet: the lockout keeps counting until the code is right.
+                challenge, _ = self.signer.issue(user.id, "challenge", CHALLENGE_LIFETIME)
+                await s.commit()
+                return SecondFactorNeeded(challenge,
+                                          int(CHALLENGE_LIFETIME.total_seconds()))
+            tokens = await self.open_session(s, user, address, user_agent, method="password")
             await s.commit()
-        log.info("login", username=username, address=address)
         return tokens
+
+    def record_failure(self, s: AsyncSession, username: str, address: str,
+                             action: str, message: str = "login failed") -> None:
+        """A failed sign-in step: counted for the lockout, audited (*action*), logged."""
+        s.add(LoginAttempt(username=username[:64], address=address[:64], success=False))
+        audit.record_anonymous(s, username, action, address)
+        log.warning(message, username=username, address=address)
+
+    async def open_session(self, s: AsyncSession, user: User, address: str, user_agent: str,
+                           *, method: str) -> IssuedTokens:
+        """A successful sign-in (*method*: password, totp or recovery_code): a new
+        session and its tokens; the caller commits."""
+        s.add(LoginAttempt(username=user.username[:64], address=address[:64], success=True))
+        audit.record(s, principal_for(user, address), "auth.login", target_type="user",
+                     target_id=user.id, detail={"method": method})
+        # Old attempts only feed the lockout window; keep the table small.
+        await s.execute(delete(LoginAttempt).where(
+            LoginAttempt.at < utcnow() - timedelta(days=30)))
+        session = AuthSession(id=secrets.token_urlsafe(16), user_id=user.id,
+                              address=address[:64], user_agent=user_agent[:300])
+        s.add(session)
+        tokens = await self._issue(s, user, session.id)
+        log.info("login", username=user.username, address=address, method=method)
+        return tokens
+
+    def restriction(self, user: User) -> Restriction | None:
+        return restriction_of(user, self.settings)
 
     async def _issue(self, s: AsyncSession, user: User, session_id: str) -> IssuedTokens:
         access_life = timedelta(minutes=self.settings.access_token_minutes)
@@ -304,11 +351,12 @@ class SessionManager:
         self.watch.changed(user_id)
         return count
 
-    async def access_lost(self, who: Principal) -> str | None:
+    async def access_lost(self, who: Principal, token_expiry: bool = True) -> str | None:
         """Why *who* may no longer keep a stream open, or None while they may."""
         if who.user_id is None:
             return None
-        if who.token_expires_at is not None and utcnow() >= who.token_expires_at:
+        if token_expiry and who.token_expires_at is not None \
+                and utcnow() >= who.token_expires_at:
             return "access token expired; refresh it and reconnect"
         async with self.db.session() as s:
             user = await s.get(User, who.user_id)
@@ -320,19 +368,21 @@ class SessionManager:
                 return "your role or areas changed; reconnect"
         return None
 
-    async def until_access_lost(self, who: Principal) -> str:
+    async def until_access_lost(self, who: Principal, token_expiry: bool = True) -> str:
         """Wait while *who* keeps access; return why it ended. Re-checks when this
-        process changes the user, every ``stream_recheck_s``, and at token expiry."""
+        process changes the user, every ``stream_recheck_s``, and at token expiry
+        (*token_expiry* False: a stream bound to the session, not to one token, such as
+        a WebRTC view, which the browser cannot re-authenticate)."""
         if who.user_id is None:
             await asyncio.Event().wait()  # the CLI's principal: never
         assert who.user_id is not None
         while True:
             wait = self.settings.stream_recheck_s
-            if who.token_expires_at is not None:
+            if token_expiry and who.token_expires_at is not None:
                 left = (who.token_expires_at - utcnow()).total_seconds()
                 wait = min(wait, max(left, 0.0))
             await self.watch.wait(who.user_id, wait)
-            reason = await self.access_lost(who)
+            reason = await self.access_lost(who, token_expiry)
             if reason is not None:
                 return reason
 
@@ -342,7 +392,7 @@ class SessionManager:
         session must not become an unlimited password oracle."""
         address = who.source_ip or "unknown"
         async with self.db.session() as s:
-            await self._check_lockout(s, who.username, address)
+            await self.check_lockout(s, who.username, address)
             user = await s.get(User, who.user_id) if who.user_id is not None else None
             if user is not None and await self.passwords.verify(user.password_hash, password):
                 return

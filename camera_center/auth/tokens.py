@@ -12,7 +12,8 @@ import jwt
 ALGORITHM = "HS256"
 ISSUER = "camera-center"
 
-TokenKind = Literal["access", "refresh"]
+# challenge: a password accepted, waiting for the second factor (opens no session).
+TokenKind = Literal["access", "refresh", "challenge"]
 
 
 class TokenError(Exception):
@@ -58,7 +59,7 @@ class TokenSigner:
         except jwt.PyJWTError as exc:
             raise TokenError("invalid token") from exc
         if payload.get("typ") != kind:
-            raise TokenError(f"not an {kind} token")
+            raise TokenError(f"not a {kind} token")
         try:
             user_id = int(payload["sub"])
         except (TypeError, ValueError) as exc:

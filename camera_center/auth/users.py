@@ -21,7 +21,9 @@ from camera_center.storage.engine import Database
 def to_out(user: User) -> UserOut:
     return UserOut(id=user.id, username=user.username, full_name=user.full_name,
                    role=Role(user.role), area_ids=user.area_ids, disabled=user.disabled,
-                   created_at=user.created_at)
+                   created_at=user.created_at,
+                   second_factor_enabled=user.totp_secret is not None,
+                   must_change_password=user.must_change_password)
 
 
 def _check_password(password: str, username: str, full_name: str | None = None) -> None:
@@ -73,6 +75,8 @@ class UserDirectory:
             return await s.scalar(select(User).where(User.username == username))
 
     async def create(self, data: UserCreate, who: Principal) -> User:
+        """A new user. With ``must_change_password`` every session of theirs is restricted
+        to changing it until they do (a password that passed through other hands)."""
         password = data.password.get_secret_value()
         _check_password(password, data.username, data.full_name)
         async with self.db.session() as s:
@@ -80,6 +84,7 @@ class UserDirectory:
                 raise Conflict(f"User '{data.username}' already exists.")
             user = User(username=data.username, full_name=data.full_name, role=data.role.value,
                         password_hash=await self.passwords.hash(password), disabled=False,
+                        must_change_password=data.must_change_password,
                         areas=await _areas(s, data.area_ids))
             s.add(user)
             await s.flush()
@@ -95,7 +100,7 @@ class UserDirectory:
             user = await s.get(User, user_id)
             if user is None:
                 raise NotFound(f"User {user_id} does not exist.")
-            for key in ("role", "disabled", "full_name", "area_ids"):
+            for key in ("role", "disabled", "full_name", "area_ids", "must_change_password"):
                 if key in changes and changes[key] is None:
                     raise UnprocessableEntity(f"{key} cannot be null.")
             demoting = (user.role == Role.ADMIN.value and not user.disabled
@@ -105,7 +110,7 @@ class UserDirectory:
                 raise Conflict("This is the last active admin; make another admin first.")
             if "area_ids" in changes:
                 user.areas = await _areas(s, changes["area_ids"])
-            for key in ("full_name", "role", "disabled"):
+            for key in ("full_name", "role", "disabled", "must_change_password"):
                 if key in changes:
                     setattr(user, key, changes[key])
             if data.password is not None:
@@ -129,6 +134,7 @@ class UserDirectory:
                 raise NotFound(f"User {user_id} does not exist.")
             _check_password(password, user.username, user.full_name)
             user.password_hash = await self.passwords.hash(password)
+            user.must_change_password = False
             user.tokens_valid_after = utcnow()
             await end_sessions(s, user.id, EndReason.ACCOUNT_CHANGED)
             audit.record(s, who, "user.password", target_type="user", target_id=user_id)

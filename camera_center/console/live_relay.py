@@ -73,6 +73,7 @@ class LiveSession:
     pc: RTCPeerConnection
     track: MediaStreamTrack
     started: float = field(default_factory=time.monotonic)
+    access_watch: asyncio.Task[None] | None = None  # see end_when
 
 
 class LiveRelay:
@@ -179,10 +180,29 @@ class LiveRelay:
                         session=session_id[:8], state=session.pc.connectionState)
             await self.close_session(session_id)
 
+    def end_when(self, session_id: str, access_lost: Coroutine[Any, Any, str]) -> None:
+        """Close the session once *access_lost* returns (its viewer signed out, was
+        disabled, lost the area...: the reason it returns)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            access_lost.close()
+            return
+
+        async def watch() -> None:
+            reason = await access_lost
+            log.info("live view access ended", camera_id=session.camera_id,
+                     session=session_id[:8], reason=reason)
+            await self.close_session(session_id)
+
+        session.access_watch = asyncio.ensure_future(watch())
+
     async def close_session(self, session_id: str) -> bool:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return False
+        if session.access_watch is not None and session.access_watch is not \
+                asyncio.current_task():
+            session.access_watch.cancel()
         # The relay keeps queueing packets for a live proxy: stop it, not only the sender.
         session.track.stop()
         with contextlib.suppress(Exception):

@@ -75,6 +75,9 @@ async def _page(request: Request, name: str) -> Response:
     except (Problem, LookupError):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/?next={quote(target, safe='')}", status_code=303)
+    if name != "account" and services.sessions.restriction(user) is not None:
+        # The initial password to change, or a second factor to enrol: the account page.
+        return RedirectResponse("/account", status_code=303)
     if Role(user.role) not in PAGES[name]:
         return HTMLResponse((STATIC / "forbidden.html").read_text(encoding="utf-8"),
                             status_code=403, headers=_NO_STORE)

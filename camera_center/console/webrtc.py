@@ -59,6 +59,10 @@ async def start_live(offer: WebRtcOffer, who: Staff, services: ServicesDep,
     url = source.sub_url if stream == "sub" and source.sub_url else source.main_url
     answer, session_id = await services.live_relay.open(camera_id, url, offer.sdp,
                                                     user_id=who.user_id, stream=stream)
+    # Signing out, ending the session, disabling the user or changing their areas ends
+    # the view too (not the access token's expiry: the page refreshes that, not the view).
+    services.live_relay.end_when(session_id,
+                                 services.sessions.until_access_lost(who, token_expiry=False))
     async with services.db.session() as s:
         audit.record(s, who, "camera.live_view", target_type="camera", target_id=camera_id,
                      detail={"stream": stream, "session": session_id[:8]})

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.server import LiveServer
+from bench.server import BOOTSTRAP_PASSWORD, LiveServer, finish_first_sign_in
 from camera_center.settings import load_settings
 from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME
 from camera_sim.process import SimProcess
@@ -51,6 +51,7 @@ class Console:
         self.sim = sim
         self.data_dir = data_dir
         self.api = httpx.Client(base_url=url, timeout=20)
+        finish_first_sign_in(self.api, PASSWORD)
         r = self.api.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
         r.raise_for_status()
         self.api.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
@@ -102,7 +103,7 @@ def console(sim: SimProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     settings = load_settings(
         None, data_dir=str(data_dir),
         database={"url": f"sqlite+aiosqlite:///{data_dir / 'console.db'}"},
-        auth={"bootstrap_admin": f"admin:{PASSWORD}"},
+        auth={"bootstrap_admin": f"admin:{BOOTSTRAP_PASSWORD}", "second_factor_roles": []},
         ingest={"enabled": True, "open_timeout_s": 4, "read_timeout_s": 3, "backoff_cap_s": 2,
                 "offline_grace_s": 2},
         # Short segments for the playback tests; no free-space floor (CI disks vary).

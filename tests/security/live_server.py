@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bench.server import BOOTSTRAP_PASSWORD, finish_first_sign_in
 from camera_center.app import UVICORN_OPTIONS, create_app
 from camera_center.settings import load_settings
 from tests.conftest import AREAS, PASSWORD, USERS
@@ -29,7 +30,8 @@ def live_server(tmp_path: Path, **overrides: Any) -> Iterator[str]:
     settings = load_settings(None, data_dir=str(tmp_path / "data"),
                              database={"url": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"},
                              ingest={"enabled": False},
-                             auth={"bootstrap_admin": f"admin:{PASSWORD}",
+                             auth={"bootstrap_admin": f"admin:{BOOTSTRAP_PASSWORD}",
+                                   "second_factor_roles": [],
                                    "password_hash": {"time_cost": 1, "memory_kib": 256,
                                                      "parallelism": 1},
                                    **overrides.pop("auth", {})},
@@ -40,6 +42,9 @@ def live_server(tmp_path: Path, **overrides: Any) -> Iterator[str]:
     thread.start()
     try:
         wait_until(lambda: srv.started, 30, "the server started", until=bool, interval_s=0.1)
+        # Three hashes (sign-in, check, new password): slow where a test makes them so.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            finish_first_sign_in(http, PASSWORD)
         yield f"127.0.0.1:{port}"
     finally:
         srv.should_exit = True

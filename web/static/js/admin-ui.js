@@ -5,14 +5,14 @@ import { addStrings, el, t, translate } from "/static/js/common.js";
 addStrings({
   vi: {
     confirmTitle: "Xác nhận", pagerPrev: "Trang trước", pagerNext: "Trang sau",
-    pagerInfo: "{from}–{to} / {total}", noArea: "— không —", required: "(bắt buộc)", colActions: "Thao tác",
+    pagerInfo: "{from}–{to} / {total}", noArea: "— không —", required: "(bắt buộc)",
     kind_intrusion: "Xâm nhập vùng", kind_loitering: "Lảng vảng", kind_crowd: "Tụ tập đông người",
     kind_motion: "Chuyển động", kind_line_crossing: "Vượt đường", kind_tamper: "Che/phá camera",
     kind_offline: "Mất tín hiệu",
   },
   en: {
     confirmTitle: "Please confirm", pagerPrev: "Previous page", pagerNext: "Next page",
-    pagerInfo: "{from}–{to} of {total}", noArea: "— none —", required: "(required)", colActions: "Actions",
+    pagerInfo: "{from}–{to} of {total}", noArea: "— none —", required: "(required)",
     kind_intrusion: "Intrusion", kind_loitering: "Loitering", kind_crowd: "Crowd",
     kind_motion: "Motion", kind_line_crossing: "Line crossing", kind_tamper: "Tamper",
     kind_offline: "Offline",

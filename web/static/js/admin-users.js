@@ -18,6 +18,10 @@ addStrings({
     usEndSessions: "Đăng xuất mọi thiết bị", usConfirmEndSessions: "Đăng xuất {name} khỏi mọi thiết bị? Luồng cảnh báo và màn hình giám sát của người này đóng lại.",
     usSessionsEnded: "Đã đăng xuất {name} khỏi mọi thiết bị.",
     usUnlock: "Cho đăng nhập lại", usUnlocked: "Đã xóa các lần đăng nhập sai của {name}; có thể đăng nhập lại ngay.",
+    us2fa: "Xác thực 2 bước", usReset2fa: "Đặt lại xác thực 2 bước",
+    usConfirmReset2fa: "Đặt lại xác thực hai bước của {name} (mất điện thoại)? Mã khóa và mã khôi phục cũ bị xóa, người này bị đăng xuất và phải đăng ký lại.",
+    usReset2faDone: "Đã đặt lại xác thực hai bước của {name}.",
+    usMustChange: "Phải đổi mật khẩu ở lần đăng nhập tới", usMustChangeState: "Chờ đổi mật khẩu",
   },
   en: {
     usAdd: "Add user", usCreateTitle: "Add user", usEditTitle: "Edit user {name}",
@@ -32,6 +36,10 @@ addStrings({
     usEndSessions: "Sign out everywhere", usConfirmEndSessions: "Sign {name} out of every device? Their alert streams and video wall close.",
     usSessionsEnded: "{name} is signed out of every device.",
     usUnlock: "Allow sign-in again", usUnlocked: "Failed sign-ins of {name} cleared; they can sign in at once.",
+    us2fa: "Two-step sign-in", usReset2fa: "Reset two-step sign-in",
+    usConfirmReset2fa: "Reset the two-step sign-in of {name} (lost phone)? Their key and recovery codes are deleted, they are signed out and must enrol again.",
+    usReset2faDone: "Two-step sign-in of {name} reset.",
+    usMustChange: "Must change the password at next sign-in", usMustChangeState: "Password change due",
   },
 });
 
@@ -55,13 +63,17 @@ export function mount(panel, ctx) {
         el("td", {}, t("role" + u.role[0].toUpperCase() + u.role.slice(1))),
         el("td", {}, u.role === "admin" ? t("usAllAreas") : u.area_ids.map(name).join(", ")),
         el("td", {}, el("span", { class: `badge ${u.disabled ? "disabled" : "online"}` },
-                        t(u.disabled ? "usDisabledState" : "usActive"))),
+                        t(u.disabled ? "usDisabledState" : "usActive")),
+          u.second_factor_enabled ? el("span", { class: "badge online", "data-t": "us2fa" }, t("us2fa")) : null,
+          u.must_change_password ? el("span", { class: "badge", "data-t": "usMustChangeState" }, t("usMustChangeState")) : null),
         el("td", { class: "row-actions" },
           el("button", { type: "button", class: "ghost small", onclick: () => edit(u) }, t("edit")),
           el("button", { type: "button", class: "ghost small", onclick: () => resetPassword(u) }, t("usReset")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "ghost small",
             onclick: () => endSessions(u) }, t("usEndSessions")),
           el("button", { type: "button", class: "ghost small", onclick: () => unlock(u) }, t("usUnlock")),
+          u.second_factor_enabled ? el("button", { type: "button", class: "ghost small",
+            onclick: () => resetSecondFactor(u) }, t("usReset2fa")) : null,
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "ghost small",
             onclick: () => setDisabled(u, !u.disabled) }, t(u.disabled ? "usEnable" : "usDisable")),
           u.id === ctx.user.id ? null : el("button", { type: "button", class: "danger small",
@@ -93,6 +105,15 @@ export function mount(panel, ctx) {
     } catch (err) { notify(err.message, "error"); }
   }
 
+  async function resetSecondFactor(user) {
+    if (!await confirmAction(t("usConfirmReset2fa", { name: user.username }), { okKey: "usReset2fa" })) return;
+    try {
+      await api(`/api/v1/users/${user.id}/second-factor`, { method: "DELETE" });
+      notify(t("usReset2faDone", { name: user.username }), "ok");
+      load();
+    } catch (err) { notify(err.message, "error"); }
+  }
+
   async function remove(user) {
     if (!await confirmAction(t("usConfirmDelete", { name: user.username }))) return;
     try {
@@ -104,14 +125,17 @@ export function mount(panel, ctx) {
 
   function resetPassword(user) {
     const password = el("input", { type: "password", id: "user-new-password", autocomplete: "new-password", maxlength: 256 });
+    // A password an admin chose is known to two people: by default its owner replaces it.
+    const mustChange = check("usMustChange", true, { id: "user-must-change" });
     const error = errorLine();
     return modal("usResetTitle", (close) => {
       const form = el("form", {}, field("usNewPassword", password, { hint: "usPasswordHint", required: true }),
-                      error, formActions(close));
+                      mustChange.node, error, formActions(close));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         try {
-          await api(`/api/v1/users/${user.id}`, { method: "PATCH", body: { password: password.value } });
+          await api(`/api/v1/users/${user.id}`, { method: "PATCH",
+            body: { password: password.value, must_change_password: mustChange.box.checked } });
           notify(t("usResetDone", { name: user.username }), "ok");
           close(true);
         } catch (err) { error.textContent = err.message; }
@@ -133,6 +157,7 @@ export function mount(panel, ctx) {
     const picks = areaChecks(areas, user?.area_ids || [], "usAreas");
     const hint = el("p", { class: "muted", "data-t": "usAreasHint" });
     const disabled = check("usDisabledState", user?.disabled || false, { id: "user-disabled" });
+    const mustChange = check("usMustChange", creating || user.must_change_password, { id: "user-must-change" });
     const error = errorLine();
     return modal(creating ? "usCreateTitle" : "usEditTitle", (close) => {
       const form = el("form", { id: "user-form", novalidate: true },
@@ -141,10 +166,12 @@ export function mount(panel, ctx) {
         creating ? field("usPassword", password, { hint: "usPasswordHint", required: true }) : null,
         picks.node, hint,
         creating || user.id === ctx.user.id ? null : disabled.node,
+        user?.id === ctx.user.id ? null : mustChange.node,
         error, formActions(close));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         const body = { role: role.value, area_ids: picks.value() };
+        if (user?.id !== ctx.user.id) body.must_change_password = mustChange.box.checked;
         if (fullName.value.trim() || creating) body.full_name = fullName.value.trim();
         try {
           let saved;

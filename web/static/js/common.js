@@ -4,7 +4,7 @@
 const STRINGS = {
   vi: {
     appName: "Trung tâm giám sát camera", navWall: "Tường video", navAlerts: "Cảnh báo",
-    navDashboard: "Tổng quan", navPlayback: "Xem lại", navAdmin: "Quản trị", signOut: "Đăng xuất",
+    navDashboard: "Tổng quan", navPlayback: "Xem lại", navAdmin: "Quản trị", signOut: "Đăng xuất", colActions: "Thao tác",
     otherLang: "English", langLabel: "Chuyển ngôn ngữ sang tiếng Anh", skip: "Bỏ qua đến nội dung",
     roleAdmin: "quản trị viên", roleOperator: "điều hành viên", roleOfficer: "cán bộ",
     errNetwork: "Không kết nối được máy chủ.", loading: "Đang tải…", close: "Đóng",
@@ -12,7 +12,7 @@ const STRINGS = {
   },
   en: {
     appName: "Camera control center", navWall: "Video wall", navAlerts: "Alerts",
-    navDashboard: "Dashboard", navPlayback: "Playback", navAdmin: "Administration", signOut: "Sign out",
+    navDashboard: "Dashboard", navPlayback: "Playback", navAdmin: "Administration", signOut: "Sign out", colActions: "Actions",
     otherLang: "Tiếng Việt", langLabel: "Switch language to Vietnamese", skip: "Skip to content",
     roleAdmin: "administrator", roleOperator: "operator", roleOfficer: "officer",
     errNetwork: "The server cannot be reached.", loading: "Loading…", close: "Close",
@@ -109,6 +109,7 @@ function cookie(name) {
 }
 
 let refreshing = null;
+const ACCOUNT_SETUP = "urn:camera-center:problem:account-setup-required";
 
 // A refresh token is good for one refresh: a second use, even by another tab of the same
 // browser a moment later, counts as theft and ends the session. Tabs take turns (Web Locks),
@@ -164,6 +165,11 @@ export async function api(path, { method = "GET", body, raw = false, retry = tru
   if (!res.ok) {
     let detail = res.statusText, data = null;
     try { data = await res.json(); detail = data.detail || data.title || detail; } catch { /* not JSON */ }
+    // The session must change its initial password or enrol a second factor first.
+    if (res.status === 403 && data?.type === ACCOUNT_SETUP && location.pathname !== "/account") {
+      leaving = true;
+      location.href = "/account";
+    }
     if (Array.isArray(detail)) detail = detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
     throw new ApiError(res.status, String(detail), data);
   }
@@ -225,6 +231,12 @@ const NAV = [
  */
 export async function startPage(page) {
   const user = await api("/api/v1/auth/me");
+  if (user.restriction && page !== "account") {
+    // Nothing else works until the account's setup is done: go and do it.
+    leaving = true;
+    location.replace("/account");
+    await new Promise(() => {});
+  }
   const links = NAV.filter((n) => n.roles.includes(user.role)).map((n) =>
     el("a", { href: "/" + n.page, "data-t": n.key, "aria-current": n.page === page ? "page" : null }));
   const langBtn = el("button", { type: "button", class: "ghost", id: "lang", "data-t": "otherLang",
