@@ -147,7 +147,7 @@ async def my_sessions(who: AnyUser, services: ServicesDep) -> list[SessionOut]:
             for r in await services.sessions.open_sessions(who.user_id)]
 
 
-@router.delete("/sessions/{session_id}", status_code=204,
+@router.delete("/sessions/{session_id}", status_code=204, responses=problem_responses(404),
                summary="End one of your sessions (its streams close within seconds)")
 async def end_my_session(session_id: Annotated[str, Path(max_length=32)], who: AnyUser,
                          services: ServicesDep) -> Response:
