@@ -43,6 +43,12 @@ class Step(StrEnum):
 # packet: cameras send 1 to 30 frames a second, so 10 s covers every real frame gap.
 _MAX_STEP_S = 10.0
 
+# Media times are integer ticks times a float time base, so a keyframe exactly
+# ``segment_s`` after the segment's start can come out a hair short (about 3 % of start
+# ticks at 1/90000 s fall 4e-16 s short of 4 s): without this slack such a segment ran a
+# whole keyframe interval longer (a 5 s file for a 4 s setting, caught by a CI run).
+_TICK_SLACK_S = 1e-6
+
 
 @dataclass
 class RecordPlan:
@@ -111,7 +117,7 @@ class RecordPlan:
                 self._segment_start_s = None
                 return Step.CLOSE
             assert self._segment_start_s is not None and ts_s is not None
-            if ts_s - self._segment_start_s >= self.segment_s:
+            if ts_s - self._segment_start_s >= self.segment_s - _TICK_SLACK_S:
                 self._segment_start_s = ts_s
                 return Step.ROLL
             return Step.WRITE

@@ -24,6 +24,17 @@ def test_segments_roll_at_the_first_keyframe_after_their_length() -> None:
                      Step.WRITE, Step.ROLL]
 
 
+def test_a_keyframe_exactly_one_length_later_rolls_despite_float_ticks() -> None:
+    # Start ticks whose float media time puts the keyframe 4 s later a hair short of
+    # 4.0 (1/90000 s ticks, as RTSP video carries them): the segment still ends at 4 s.
+    tb = 1 / 90000
+    start = next(a for a in range(0, 9_000_000, 3600) if (a + 360_000) * tb - a * tb < 4.0)
+    plan = RecordPlan(RecordMode.CONTINUOUS, segment_s=4.0)
+    steps = feed(plan, [(K, start * tb, 0.0), (K, (start + 270_000) * tb, 3.0),
+                        (K, (start + 360_000) * tb, 4.0)])
+    assert steps == [Step.OPEN, Step.WRITE, Step.ROLL]
+
+
 def test_off_writes_nothing() -> None:
     plan = RecordPlan(RecordMode.OFF)
     assert set(feed(plan, [(K, 0.0, 0.0), (P, 0.1, 0.1), (K, 1.0, 1.0)])) == {Step.SKIP}
