@@ -4,23 +4,35 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-slow test-all lint lock clean
+.PHONY: install install-dev run test test-slow test-all lint lock clean
 
-# ultralytics and ipycam are installed with --no-deps: they ask for opencv-python (GUI
-# build), and we keep only opencv-python-headless. Its other requirements are listed in
-# requirements.in. Every version comes from constraints.txt.
-$(STAMP): requirements.in requirements-dev.in constraints.txt pyproject.toml scripts/system-deps.sh
+DEV_STAMP := $(VENV)/.installed-dev
+
+# trackers, ultralytics and ipycam are installed with --no-deps: they ask for
+# opencv-python (GUI build), and we keep only opencv-python-headless. Their other
+# requirements are listed in requirements*.in. Every version comes from constraints.txt.
+# The server's install (make run): no PyTorch, no ultralytics.
+$(STAMP): requirements.in constraints.txt pyproject.toml scripts/system-deps.sh
 	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt \
-		-r requirements.in -r requirements-dev.in
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ultralytics
-	# ipycam (the ONVIF tests' virtual camera) also asks for opencv-python: same reason.
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ipycam
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -r requirements.in
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt trackers
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Tests and lint add the test tools and the export path (PyTorch, ultralytics): the
+# tests export a model and compare every runtime with ultralytics.
+$(DEV_STAMP): $(STAMP) requirements-dev.in requirements-export.in
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt \
+		-r requirements-export.in -r requirements-dev.in
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ultralytics
+	# ipycam (the ONVIF tests' virtual camera) also asks for opencv-python: same reason.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -c constraints.txt ipycam
+	touch $@
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 run: install
 	$(BIN)/camera-center migrate
@@ -29,19 +41,19 @@ run: install
 # Two workers: most tests wait on sockets, servers and the simulator, not on the CPU.
 TEST_WORKERS ?= 2
 
-test: install
+test: install-dev
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The slow soak/scale tests only, and everything.
-test-slow: install
+test-slow: install-dev
 	$(BIN)/pytest -m slow
 
-test-all: install
+test-all: install-dev
 	$(BIN)/pytest -m ""
 
 # Style, types (strict on ingest/ and detectors/), the layer contracts in pyproject.toml,
 # and every runtime import declared in pyproject.toml (none missing, none unused).
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -50,8 +62,9 @@ lint: install
 # Re-resolve every pin after changing requirements*.in.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install -q -r requirements.in -r requirements-dev.in
-	.lock-venv/bin/pip install -q --no-deps ultralytics ipycam
+	.lock-venv/bin/pip install -q -r requirements.in -r requirements-export.in \
+		-r requirements-dev.in
+	.lock-venv/bin/pip install -q --no-deps trackers ultralytics ipycam
 	(echo "# Exact versions for every install (make lock regenerates). Python 3.11."; \
 	 .lock-venv/bin/pip freeze | sort -f) > constraints.txt
 	rm -rf .lock-venv

@@ -150,8 +150,8 @@ class Analysis:
         s = self.settings
         config = DetectorConfig(model=s.model, device=s.device, imgsz=s.imgsz,
                                 confidence=s.confidence, classes=tuple(s.classes),
-                                runtime=s.runtime)
-        self.backend = await asyncio.to_thread(load_backend, config)
+                                runtime=s.runtime, precision=s.precision)
+        self.backend = await asyncio.to_thread(load_backend, config, None, s.openvino_hint)
         if self.backend is not None:
             self.detector = BatchingDetector(self.backend, s.batch_size, s.batch_wait_ms)
         # About two seconds of the fleet's frames; older ones are dropped if analysis lags
@@ -161,7 +161,8 @@ class Analysis:
         self._tasks = [asyncio.create_task(self._consume(frames), name="analysis-frames"),
                        asyncio.create_task(self._follow(events), name="analysis-events")]
         log.info("analysis started", objects=self.backend is not None,
-                 model=str(s.model) if self.backend else None)
+                 model=str(s.model) if self.backend else None,
+                 runtime=self.backend.runtime if self.backend else None)
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._inflight]:

@@ -49,6 +49,8 @@ secrets_app = typer.Typer(help="The server's secrets.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
 exports_app = typer.Typer(help="Evidence export packages.", no_args_is_help=True)
 app.add_typer(exports_app, name="exports")
+models_app = typer.Typer(help="Object detection models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Settings YAML file "
                                                 "(default: $CAMERA_CENTER_CONFIG or "
@@ -298,6 +300,47 @@ def secrets_generate() -> None:
     """
     typer.echo(f"CAMERA_CENTER_CREDENTIALS_KEY={new_credentials_key()}")
     typer.echo(f"CAMERA_CENTER_JWT_SECRET={new_jwt_secret()}")
+
+
+@models_app.command("export")
+def models_export(
+    weights: Annotated[Path, typer.Argument(help="YOLO weights (.pt), e.g. yolo11n.pt")],
+    imgsz: Annotated[int, typer.Option(min=32, max=1920, help="Input size the server will "
+                                       "use (detector.imgsz)")] = 320,
+    out: Annotated[Path | None, typer.Option(help="Folder for the files (default: beside "
+                                             "the weights)")] = None,
+    check: Annotated[bool, typer.Option(help="Run every installed runtime on sample "
+                                        "photos against ultralytics")] = True,
+) -> None:
+    """Write the ONNX and OpenVINO files the server runs (no PyTorch at run time), then
+    check them. Needs the export extra: pip install 'camera-center[export]'."""
+    if imgsz % 32:
+        typer.echo("error: --imgsz must be a multiple of 32", err=True)
+        raise typer.Exit(2)
+    if weights.suffix != ".pt" or not weights.is_file():
+        typer.echo(f"error: {weights} is not a YOLO weights file (.pt)", err=True)
+        raise typer.Exit(2)
+    try:
+        from detectors.export import export_model
+
+        done = export_model(weights, imgsz, out, check=check)
+    except ImportError as exc:
+        typer.echo(f"error: {exc.name} is not installed: pip install "
+                   "'camera-center[export]'", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"ONNX:     {done.onnx}")
+    typer.echo(f"OpenVINO: {done.openvino or 'not written (openvino is not installed)'}")
+    failed = False
+    for runtime, agreed in done.checks.items():
+        failed |= not agreed.ok
+        typer.echo(f"check {runtime} {'ok' if agreed.ok else 'BAD'}: "
+                   f"{agreed.matched}/{agreed.reference} detections as ultralytics finds "
+                   f"them, {len(agreed.extra)} extra, scores within "
+                   f"{agreed.max_score_diff:.4f}; {done.ms_per_image[runtime]:.1f} ms/image")
+    if failed:
+        typer.echo("error: an exported file does not find what the weights find", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Set detector.model: {done.onnx} (detector.imgsz: {imgsz})")
 
 
 @exports_app.command("verify")

@@ -76,6 +76,24 @@ class Metrics:
                                "Cameras by recording state", ["state"], registry=r)
         self.recording_rate = Gauge("camera_center_recording_bytes_per_second",
                                     "Bytes written to recordings per second", registry=r)
+        self.detector = Gauge("camera_center_detector_info",
+                              "1 for the object detector that runs (labels: what and where)",
+                              ["runtime", "device", "model"], registry=r)
+        self.detector_images = Gauge("camera_center_detector_images",
+                                     "Images the object detector has processed", registry=r)
+        self.detector_busy = Gauge("camera_center_detector_busy_seconds",
+                                   "Seconds the object detector has spent on inference",
+                                   registry=r)
+
+    def observe_detector(self, analysis: Analysis) -> None:
+        """The detector's runtime, device and totals (rates: rate() in Prometheus)."""
+        self.detector.clear()
+        if analysis.backend is None or analysis.detector is None:
+            return
+        self.detector.labels(runtime=analysis.backend.runtime, device=analysis.backend.device,
+                             model=str(analysis.settings.model)).set(1)
+        self.detector_images.set(analysis.detector.stats.images)
+        self.detector_busy.set(analysis.detector.stats.busy_s)
 
     def observe_fleet(self, fleet: Fleet) -> None:
         """Refresh the per-camera gauges (at scrape time, so cost follows scrapes)."""

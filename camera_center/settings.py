@@ -119,9 +119,18 @@ class LoggingSettings(_Section):
 
 class DetectorSettings(_Section):
     enabled: bool = True              # analyse frames (motion, objects, rules)
-    model: Path = Path("models/yolo11n.pt")
-    runtime: Literal["native", "onnx"] = "native"   # onnx: export once, run ONNX Runtime
-    device: str = "cpu"
+    # An exported model (camera-center models export yolo11n.pt --imgsz 320): .onnx,
+    # or an OpenVINO .xml; a .pt needs PyTorch (pip install 'camera-center[export]').
+    model: Path = Path("models/yolo11n-320.onnx")
+    # auto: ONNX Runtime on an NVIDIA GPU, OpenVINO on an Intel CPU (2x ONNX Runtime
+    # there), ONNX Runtime elsewhere; ultralytics for a .pt (detectors/backends).
+    runtime: Literal["auto", "openvino", "onnxruntime", "ultralytics"] = "auto"
+    device: str = "auto"   # auto, cpu; gpu / npu (OpenVINO); cuda[:N] / tensorrt (ONNX RT)
+    # auto: the runtime's fastest (OpenVINO: bfloat16 on CPUs that have it); f32: full.
+    precision: Literal["auto", "f32"] = "auto"
+    # OpenVINO: latency runs a batch as one request over every core; throughput runs
+    # its images side by side (bench/detect.py measures both).
+    openvino_hint: Literal["latency", "throughput"] = "latency"
     imgsz: Annotated[int, Field(ge=32, le=1920, multiple_of=32)] = 320
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.4
     classes: list[str] = Field(
@@ -129,6 +138,13 @@ class DetectorSettings(_Section):
     )
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
     batch_wait_ms: Annotated[int, Field(ge=0, le=1000)] = 50
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _renamed_runtime(cls, value: object) -> object:
+        # Before the direct runtimes: "native" ran the file with ultralytics, "onnx"
+        # exported it at start and ran ONNX Runtime (now: camera-center models export).
+        return {"native": "ultralytics", "onnx": "onnxruntime"}.get(str(value), value)
 
 
 class IngestSettings(_Section):

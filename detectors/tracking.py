@@ -1,18 +1,15 @@
-"""Per-camera object tracks (ultralytics' ByteTrack), so one person walking through
-the picture is one track and one event, not one per frame."""
+"""Per-camera object tracks (ByteTrack, from Roboflow's ``trackers``: NumPy and SciPy,
+no PyTorch), so one person walking through the picture is one track and one event, not
+one per frame."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 
 from detectors.backend import Detection
 from detectors.zones import Box
-
-# Tracks are kept in a virtual picture of this size (ByteTrack works in pixels).
-_SCALE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -28,32 +25,39 @@ class ObjectTracker:
 
     def __init__(self, labels: tuple[str, ...], frame_rate: float = 1.0,
                  lost_after_s: float = 5.0) -> None:
-        from ultralytics.trackers.byte_tracker import BYTETracker
+        from trackers import ByteTrackTracker
 
         self.labels = labels
         self._index = {label: i for i, label in enumerate(labels)}
-        args = SimpleNamespace(
-            track_high_thresh=0.3, track_low_thresh=0.1, new_track_thresh=0.35,
-            track_buffer=max(1, round(lost_after_s * frame_rate)),
+        self._tracker = ByteTrackTracker(
+            # The library counts its buffer in frames of a 30 fps video.
+            lost_track_buffer=max(1, round(lost_after_s * 30)), frame_rate=frame_rate,
+            track_activation_threshold=0.35, high_conf_det_threshold=0.3,
+            # A track is reported from its second sighting: one stray box is no object.
+            minimum_consecutive_frames=2,
             # At a frame a second a walker moves a good part of his own width between
-            # frames: accept weaker overlaps than ByteTrack's video default.
-            match_thresh=0.9, fuse_score=True)
-        # ultralytics leaves BYTETracker.__init__ unannotated (*args* is a namespace).
-        self._tracker = BYTETracker(args)  # type: ignore[no-untyped-call]
+            # frames: accept weak overlaps (ByteTrack's video default expects more).
+            minimum_iou_threshold=0.1)
 
     def update(self, detections: list[Detection]) -> list[Track]:
-        from ultralytics.engine.results import Boxes
+        import supervision as sv
 
         known = [d for d in detections if d.label in self._index]
-        data = np.array([[*(v * _SCALE for v in d.box), d.score, self._index[d.label]]
-                         for d in known], np.float32).reshape(-1, 6)
-        # (Boxes.numpy() would return the same object: the data is a NumPy array already.)
-        rows = self._tracker.update(Boxes(data, (int(_SCALE), int(_SCALE))))
+        boxes = np.array([d.box for d in known], np.float32).reshape(-1, 4)
+        tracked = self._tracker.update(sv.Detections(
+            xyxy=boxes, confidence=np.array([d.score for d in known], np.float32),
+            class_id=np.array([self._index[d.label] for d in known], int)))
+        if tracked.tracker_id is None or tracked.confidence is None \
+                or tracked.class_id is None:
+            return []
         tracks = []
-        for row in rows:
-            x1, y1, x2, y2, track_id, score, cls = row[:7]
+        for box, track_id, score, cls in zip(tracked.xyxy, tracked.tracker_id,
+                                             tracked.confidence, tracked.class_id,
+                                             strict=True):
+            if track_id < 0:  # seen once so far
+                continue
             tracks.append(Track(track_id=int(track_id), label=self.labels[int(cls)],
                                 score=float(score),
-                                box=(float(x1) / _SCALE, float(y1) / _SCALE,
-                                     float(x2) / _SCALE, float(y2) / _SCALE)))
+                                box=(float(box[0]), float(box[1]), float(box[2]),
+                                     float(box[3]))))
         return tracks

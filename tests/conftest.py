@@ -234,3 +234,70 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models") / "yolo11n-test.pt"
     model.save(str(path))
     return path
+
+
+def calibrated_weights(yaml_name: str, path: Path, bias: float = -13.0) -> Path:
+    """yolo11n (or another YAML) whose answers vary with the picture.
+
+    Random weights find nothing (their activations fade to zero through the network), so
+    the batch-norm statistics are taken from the sample photos, the way a trained
+    network's are; the class bias is then set so that some tens of boxes per frame pass
+    a 0.25 confidence."""
+    import cv2
+    import numpy as np
+    import torch
+    from ultralytics import YOLO
+
+    from detectors.backend import coco_labels
+    from detectors.export import sample_frames
+
+    torch.manual_seed(0)
+    model = YOLO(yaml_name)
+    model.model.names = dict(enumerate(coco_labels()))
+    net = model.model
+    frames = np.stack([np.ascontiguousarray(
+        cv2.resize(f, (320, 320))[:, :, ::-1].transpose(2, 0, 1)) for f in sample_frames()])
+    x = torch.from_numpy(frames.astype(np.float32) / 255)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = 1.0  # keep the statistics of the last pass
+    net.train()
+    with torch.no_grad():
+        net(x)
+    net.eval()
+    head = net.model[-1]
+    branches = [*head.cv3, *(getattr(head, "one2one_cv3", None) or [])]
+    outs: dict[int, torch.Tensor] = {}
+    hooks = [b[-1].register_forward_hook(lambda _m, _i, o, k=k: outs.__setitem__(k, o))
+             for k, b in enumerate(branches)]
+    with torch.no_grad():
+        net(x)
+    for hook in hooks:
+        hook.remove()
+    with torch.no_grad():
+        for k, branch in enumerate(branches):
+            raw = outs[k] - branch[-1].bias.view(1, -1, 1, 1)
+            gain = 2.0 / raw.std().item()
+            branch[-1].weight.mul_(gain)
+            branch[-1].bias.copy_(bias - gain * raw.mean(dim=(0, 2, 3)))
+    model.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def varied_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Calibrated yolo11n (calibrated_weights), exported as the server runs it."""
+    from detectors.export import export_model
+
+    folder = tmp_path_factory.mktemp("varied")
+    return export_model(calibrated_weights("yolo11n.yaml", folder / "yolo11n.pt"), 320,
+                        check=False).onnx
+
+
+@pytest.fixture(scope="session")
+def model_onnx(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test model exported as the server runs it (camera-center models export)."""
+    from detectors.export import export_model
+
+    return export_model(model_file, 320, tmp_path_factory.mktemp("exported"),
+                        check=False).onnx

@@ -104,11 +104,12 @@ def stored_alerts(world: World, at_least: int) -> list[dict]:
 
 
 def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_events(
-        make_settings: Callable[..., Settings], sim: SimProcess, model_file) -> None:
-    """The whole path with a model loaded: ingest -> motion -> batched YOLO -> ByteTrack ->
-    rules. (The test model says "person" everywhere, so only the plumbing is judged.)"""
+        make_settings: Callable[..., Settings], sim: SimProcess, model_onnx) -> None:
+    """The whole path with an exported model on the default runtime (no PyTorch): ingest
+    -> motion -> batched YOLO -> ByteTrack -> rules. (The test model says "person"
+    everywhere, so only the plumbing is judged.)"""
     settings = make_settings(ingest={"enabled": True, "open_timeout_s": 4},
-                             detector={"model": str(model_file), "batch_wait_ms": 100})
+                             detector={"model": str(model_onnx), "batch_wait_ms": 100})
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         world = World(client)
         add(world, sim, "cam018", [{"kind": "intrusion", "name": "Toàn cảnh",
@@ -117,6 +118,8 @@ def test_moving_frames_reach_the_object_detector_in_batches_and_fire_tracked_eve
                                     "zone": EVERYWHERE}])
         analysis = services_of(client).analysis
         assert analysis is not None and analysis.detector is not None
+        assert analysis.backend is not None and analysis.backend.runtime in (
+            "openvino", "onnxruntime")
         fired = wait_until(lambda: events(world, "cam018", "intrusion"), 45,
                            lambda: f"an intrusion at cam018 (analysis: {analysis.stats})",
                            interval_s=1)

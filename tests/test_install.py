@@ -253,26 +253,31 @@ def _pip(python: Path, *args: str) -> None:
 
 @pytest.mark.slow  # a clean venv, then PyTorch into it: minutes
 @pytest.mark.timeout(1800)
-def test_a_clean_pip_install_starts_the_server(tmp_path: Path, model_file: Path) -> None:
+def test_a_clean_pip_install_starts_the_server(tmp_path: Path, model_onnx: Path) -> None:
     """``pip install .`` alone (and then ``.[detect]``) gives a server that starts: every
-    runtime import is declared in pyproject.toml."""
+    runtime import is declared in pyproject.toml, and detection needs no PyTorch."""
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     _pip(python, str(ROOT))
     env = {**_base_env(), "CAMERA_CENTER_DATA_DIR": str(tmp_path / "data"),
            "CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN": f"admin:{PASSWORD}",
-           "CAMERA_CENTER_DETECTOR__MODEL": str(model_file), "PYTHONPATH": ""}
+           "CAMERA_CENTER_DETECTOR__MODEL": str(model_onnx), "PYTHONPATH": ""}
     argv = [str(env_dir / "bin" / "camera-center"), "serve"]
     # Started outside the checkout, so nothing is imported from the source tree.
     with _server(argv, env, tmp_path / "plain.log", cwd=tmp_path) as url:
         _sign_in(url)
     plain = (tmp_path / "plain.log").read_text(errors="replace")
-    assert "object detection off" in plain and "ultralytics" in plain, plain[-2000:]
+    assert "object detection off" in plain and "camera-center[detect]" in plain, plain[-2000:]
 
     _pip(python, f"{ROOT}[detect]")
+    no_torch = subprocess.run([str(python), "-c", "import torch"], capture_output=True,
+                              timeout=60)
+    assert no_torch.returncode != 0, "the detect extra installs no PyTorch"
     with _server(argv, env, tmp_path / "detect.log", cwd=tmp_path) as url:
         _sign_in(url)
     detect = (tmp_path / "detect.log").read_text(errors="replace")
     # logfmt writes a true flag as its bare name: objects on, with the model loaded.
+    assert re.search(r'event="object detector ready".* runtime=(openvino|onnxruntime)',
+                     detect), detect[-2000:]
     assert re.search(r'event="analysis started".* objects model=', detect), detect[-2000:]

@@ -1,5 +1,6 @@
-"""Object detection through the real ultralytics loading and inference path, with a model
-built from ultralytics' YAML (no weights can be downloaded here)."""
+"""Object detection through the real loading and inference path of the server's default
+runtime (an exported model, no PyTorch), with a model built from ultralytics' YAML (no
+weights can be downloaded here); the runtimes are compared in test_exported_detectors."""
 
 import asyncio
 import os
@@ -11,7 +12,7 @@ import numpy as np
 import structlog
 
 from detectors.backend import Detection, DetectorConfig, coco_labels
-from detectors.backends import load_backend
+from detectors.backends import Machine, load_backend
 from detectors.objects import BatchingDetector
 from detectors.tracking import ObjectTracker
 
@@ -46,8 +47,29 @@ def test_a_corrupt_model_file_is_reported_not_fatal(tmp_path: Path) -> None:
     assert logs[0]["log_level"] == "error" and "could not be loaded" in logs[0]["event"]
 
 
-def test_the_model_loads_and_detects_only_the_classes_of_interest(model_file: Path) -> None:
-    backend = load_backend(DetectorConfig(model=model_file, classes=("person", "car")))
+def test_a_truncated_exported_model_is_named_and_the_pipeline_runs_motion_only(
+        model_onnx: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "yolo11n-320.onnx"
+    cut.write_bytes(model_onnx.read_bytes()[:200_000])
+    for runtime in ("openvino", "onnxruntime"):
+        with structlog.testing.capture_logs() as logs:
+            assert load_backend(DetectorConfig(model=cut, runtime=runtime)) is None
+        assert logs[0]["log_level"] == "error" and "could not be loaded" in logs[0]["event"]
+        assert logs[0]["model"] == str(cut)
+
+
+def test_weights_without_pytorch_installed_say_how_to_export_them(model_file: Path) -> None:
+    machine = Machine(cpu_vendor="GenuineIntel", onnx_gpu=False, has_openvino=True,
+                      has_ultralytics=False)
+    with structlog.testing.capture_logs() as logs:
+        assert load_backend(DetectorConfig(model=model_file), machine) is None
+    assert "motion-only" in logs[0]["event"]
+    assert "camera-center models export" in logs[0]["reason"]
+    assert str(model_file) in logs[0]["reason"]
+
+
+def test_the_model_loads_and_detects_only_the_classes_of_interest(model_onnx: Path) -> None:
+    backend = load_backend(DetectorConfig(model=model_onnx, classes=("person", "car")))
     assert backend is not None and "motorcycle" in backend.labels
     results = backend.predict(samples()[:2])
     assert len(results) == 2 and all(results)
@@ -56,8 +78,9 @@ def test_the_model_loads_and_detects_only_the_classes_of_interest(model_file: Pa
         assert all(0 <= v <= 1 for d in dets for v in d.box)
 
 
-def test_batched_frames_come_back_to_the_camera_that_sent_them(model_file: Path) -> None:
-    backend = load_backend(DetectorConfig(model=model_file))
+def test_batched_frames_come_back_to_the_camera_that_sent_them(varied_onnx: Path) -> None:
+    backend = load_backend(DetectorConfig(model=varied_onnx, classes=coco_labels(),
+                                          confidence=0.25))
     assert backend is not None
     images = samples()
     alone = [backend.predict([img])[0] for img in images]

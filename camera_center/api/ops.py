@@ -67,4 +67,6 @@ async def metrics(
         m.users.set(await s.scalar(select(func.count()).select_from(User)) or 0)
     if services.fleet is not None:
         m.observe_fleet(services.fleet)
+    if services.analysis is not None:
+        m.observe_detector(services.analysis)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

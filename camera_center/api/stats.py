@@ -131,6 +131,10 @@ class DetectorLoad(BaseModel):
     enabled: bool
     objects: bool = Field(description="An object model is loaded (else motion only)")
     model: str | None
+    runtime: str | None = Field(description="What runs the model: openvino, onnxruntime, "
+                                            "ultralytics")
+    device: str | None = Field(description="Where it runs, as the runtime names it (CPU, "
+                                           "GPU, cuda, ...)")
     analysed_frames_per_s: float | None
     motion_frames_per_s: float | None
     detector_images_per_s: float | None
@@ -209,6 +213,8 @@ async def load_stats(who: Staff, services: ServicesDep) -> LoadStats:
         enabled=analysis is not None,
         objects=analysis is not None and analysis.detector is not None,
         model=str(services.settings.detector.model) if analysis and analysis.detector else None,
+        runtime=analysis.backend.runtime if analysis and analysis.backend else None,
+        device=analysis.backend.device if analysis and analysis.backend else None,
         analysed_frames_per_s=_r(rates.get("det_frames")),
         motion_frames_per_s=_r(rates.get("det_motion")),
         detector_images_per_s=_r(rates.get("det_images")),

@@ -119,7 +119,8 @@ class CameraRules:
                 continue
             if self._cooling(rule, obs.at):
                 # Part of what was just reported: these tracks do not fire later.
-                state.fired_tracks.update(f.track_id for f in candidates if f.track_id)
+                state.fired_tracks.update(f.track_id for f in candidates
+                                          if f.track_id is not None)  # ids start at 0
                 continue
             firing = candidates[0]
             state.last_fired = obs.at

@@ -22,7 +22,7 @@ addStrings({
     lCameras: "Camera đang đọc", lPackets: "Gói video/giây", lMbit: "Băng thông vào (Mbit/s)",
     lDecoded: "Khung hình giải mã/giây", lDecodeMs: "Thời gian giải mã (ms)", lStates: "Trạng thái luồng",
     lAnalysed: "Khung hình phân tích/giây", lMotion: "Khung có chuyển động/giây",
-    lImages: "Ảnh vào bộ nhận dạng/giây", lBatch: "Thời gian một lô (ms)", lBusy: "Bộ nhận dạng bận (%)",
+    lRuntime: "Bộ chạy mô hình · thiết bị", lImages: "Ảnh vào bộ nhận dạng/giây", lBatch: "Thời gian một lô (ms)", lBusy: "Bộ nhận dạng bận (%)",
     lSkipped: "Khung bỏ qua vì quá tải/giây", lModel: "Mô hình", lMotionOnly: "chỉ phát hiện chuyển động",
     lOff: "tắt", lCpu: "CPU (% một lõi)", lRss: "Bộ nhớ (MB)", lWorkers: "Tiến trình đọc camera",
   },
@@ -42,7 +42,7 @@ addStrings({
     lCameras: "Cameras read", lPackets: "Video packets/s", lMbit: "Bandwidth in (Mbit/s)",
     lDecoded: "Decoded frames/s", lDecodeMs: "Decode time (ms)", lStates: "Stream states",
     lAnalysed: "Analysed frames/s", lMotion: "Frames with motion/s",
-    lImages: "Detector images/s", lBatch: "Batch time (ms)", lBusy: "Detector busy (%)",
+    lRuntime: "Model runtime · device", lImages: "Detector images/s", lBatch: "Batch time (ms)", lBusy: "Detector busy (%)",
     lSkipped: "Frames skipped, overloaded/s", lModel: "Model", lMotionOnly: "motion only",
     lOff: "off", lCpu: "CPU (% of one core)", lRss: "Memory (MB)", lWorkers: "Reader processes",
   },
@@ -109,6 +109,7 @@ function renderLoad(load) {
   const item = (key, value, id) => [el("dt", {}, t(key)), el("dd", { id }, value)];
   const states = Object.entries(i.states).map(([k, n]) => el("span", { class: `badge ${stateBadge(k)}` }, `${stateLabel(k)} ${n}`));
   const model = !d.enabled ? t("lOff") : d.objects ? d.model : t("lMotionOnly");
+  const runtime = d.runtime ? `${d.runtime} · ${d.device}` : "–";
   $("load").replaceChildren(
     el("h3", {}, t("lIngest")),
     el("dl", {}, item("lCameras", i.cameras, "load-cameras"), item("lPackets", num(i.packets_per_s)),
@@ -116,7 +117,8 @@ function renderLoad(load) {
       item("lDecodeMs", num(i.decode_ms_mean, 2)), item("lWorkers", i.reader_processes || "–"),
       [el("dt", {}, t("lStates")), el("dd", { class: "states" }, states)]),
     el("h3", {}, t("lDetector")),
-    el("dl", {}, item("lModel", model, "load-model"), item("lAnalysed", num(d.analysed_frames_per_s), "load-analysed"),
+    el("dl", {}, item("lModel", model, "load-model"), item("lRuntime", runtime, "load-runtime"),
+      item("lAnalysed", num(d.analysed_frames_per_s), "load-analysed"),
       item("lMotion", num(d.motion_frames_per_s)), item("lImages", num(d.detector_images_per_s)),
       item("lBatch", num(d.detector_batch_ms)), item("lBusy", num(d.detector_busy_pct)),
       item("lSkipped", num(d.skipped_busy_per_s, 2))),
