@@ -35,6 +35,8 @@ install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
 run: install
+	# The simulator's two photos, from ultralytics' wheel (the install has no ultralytics).
+	$(BIN)/python -m camera_sim.assets
 	$(BIN)/camera-center migrate
 	$(BIN)/camera-center demo
 

@@ -1,12 +1,24 @@
-"""Detection costs: motion per frame, object detector throughput, and how much motion
-gating spares the detector over the simulator's 400-camera scenes.
+"""Detection costs: motion per frame, object detector throughput on every runtime, how
+much motion gating spares the detector over the simulator's 400-camera scenes, and how
+many cameras the detector keeps up with while ingest runs on the same cores.
 
-    python -m bench.detect [--model models/yolo11n.pt] [--device cpu] [--runtimes native onnx]
+    python -m bench.detect [--weights models/yolo11n.pt] [--device cpu]
+                           [--runtimes ultralytics ultralytics-onnx onnxruntime
+                                       openvino-latency openvino-throughput]
+                           [--ingest-cameras 400]
 
-Without a model file, yolo11n is built from ultralytics' YAML with random weights:
+Without a weights file, yolo11n is built from ultralytics' YAML with random weights:
 the same network, so the same cost per image (its detections mean nothing, and none
-are reported). Baselines measured in the same run: MOG2 for motion, batch 1 for the
-detector.
+are reported). The weights are exported at each size by detectors.export (the same
+code as ``camera-center models export``). Baselines measured in the same run: MOG2
+for motion; ultralytics on PyTorch (the default runtime before the direct ones) and
+ultralytics on the same exported ONNX file for the detector.
+
+End to end: the simulator and the fleet's reader processes read --ingest-cameras
+cameras (keyframes decoded once a second, as the server does) while each runtime
+runs batches of 8 analysis-size frames; the cameras kept up with is that rate over
+the detector images one camera needs a second (the gating figure above). The
+simulator's own CPU is on the same cores too, so the figure is a floor.
 """
 
 from __future__ import annotations
@@ -24,7 +36,8 @@ import numpy as np
 
 from camera_sim.fleet import build_fleet, numbered_ids
 from camera_sim.scenes import SCENES, background, render
-from detectors.backend import DetectorConfig, coco_labels
+from detectors.backend import DetectorConfig, ObjectBackend, coco_labels
+from detectors.export import export_model
 from detectors.motion import MotionDetector
 from detectors.tamper import TamperDetector
 
@@ -91,7 +104,7 @@ def gating(cameras: int, seconds: float) -> dict[str, float]:
             "sent_per_s": sent / seconds}
 
 
-def build_model(path: Path | None, workdir: Path) -> Path:
+def build_weights(path: Path | None, workdir: Path) -> Path:
     if path is not None and path.is_file():
         return path
     from ultralytics import YOLO
@@ -103,37 +116,88 @@ def build_model(path: Path | None, workdir: Path) -> Path:
     return out
 
 
-def detector_throughput(model: Path, device: str, runtime: str, imgsz: int,
-                        batch: int, seconds: float) -> float:
-    from ultralytics.utils import ASSETS
+RUNTIMES = ("ultralytics", "ultralytics-onnx", "onnxruntime", "openvino-latency",
+            "openvino-throughput")
 
-    from detectors.backends.ultralytics_yolo import UltralyticsBackend
 
+def open_runtime(name: str, weights: Path, exported: Path, device: str, imgsz: int
+                 ) -> ObjectBackend:
+    """*name* from RUNTIMES: the backend and the file it runs."""
+    from detectors.backends import open_backend
+
+    runtime, _, hint = name.partition("-")
+    model = weights if name == "ultralytics" else exported
+    runtime = "ultralytics" if runtime == "ultralytics" else runtime
     config = DetectorConfig(model=model, device=device, imgsz=imgsz, runtime=runtime,
                             confidence=0.25)
-    backend = UltralyticsBackend.from_config(config)
-    photos = [cv2.imread(str(ASSETS / n)) for n in ("bus.jpg", "zidane.jpg")]
+    return open_backend(config, hint=hint if runtime == "openvino" else "latency")
+
+
+def frames_for(imgsz: int, batch: int) -> list[np.ndarray]:
+    from detectors.export import sample_frames
+
     # Frames as the pipeline sends them: analysis size for 320, sub-stream size for 640.
     size = (W, H) if imgsz <= 320 else (640, 360)
-    images = [cv2.resize(photos[i % 2], size) for i in range(batch)]
+    photos = sample_frames()
+    return [cv2.resize(photos[i % len(photos)], size) for i in range(batch)]
+
+
+def throughput(backend: ObjectBackend, images: list[np.ndarray], seconds: float) -> float:
     backend.predict(images)  # warm up
     backend.predict(images)
     done, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         backend.predict(images)
-        done += batch
+        done += len(images)
     return done / (time.perf_counter() - t0)
+
+
+class Ingest:
+    """The simulator and the fleet's reader processes reading *cameras* cameras, as
+    the server reads them (decode_fps 1: keyframes), for the end-to-end figure."""
+
+    def __init__(self, cameras: int, cache_dir: Path) -> None:
+        self.cameras = cameras
+        self.cache_dir = cache_dir
+
+    def __enter__(self) -> Ingest:
+        from camera_sim.process import SimProcess
+        from ingest.supervisor import CameraStream, SupervisorOptions
+        from ingest.workers import reader_pool
+
+        self.sim = SimProcess(self.cache_dir, cameras=self.cameras, outages=False)
+        self.sim.__enter__()
+        self.sup = reader_pool(lambda _cam, _frame: None, SupervisorOptions(),
+                               os.cpu_count() or 1)
+        ids = [c for c in numbered_ids(self.cameras) if c != "cam003"]  # password one
+        for cam in ids:
+            self.sup.apply(CameraStream(cam, self.sim.url(cam), decode_fps=1.0))
+        deadline = time.monotonic() + 180
+        while self.sup.states().get("online", 0) < len(ids) * 0.95:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ingest did not come online: {self.sup.states()}")
+            time.sleep(1)
+        time.sleep(5)  # past the connection storm
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sup.stop_all(join_timeout_s=10)
+        self.sim.__exit__(None, None, None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=Path("models/yolo11n.pt"))
+    parser.add_argument("--weights", type=Path, default=Path("models/yolo11n.pt"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--runtimes", nargs="+", default=["native", "onnx"])
+    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
     parser.add_argument("--sizes", nargs="+", type=int, default=[320, 640])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--seconds", type=float, default=8.0, help="per detector setting")
     parser.add_argument("--cameras", type=int, default=400)
+    parser.add_argument("--ingest-cameras", type=int, default=400,
+                        help="cameras ingest reads during the end-to-end figure (0: skip)")
+    parser.add_argument("--cache-dir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "camera-center-sim-cache")
     parser.add_argument("--ingest-cores", type=float, default=None,
                         help="cores ingest used for the same cameras (python -m bench.ingest); "
                              "adds a whole-pipeline estimate")
@@ -157,30 +221,56 @@ def main() -> None:
           f"({g['sent_per_s']:.1f} images/s: cameras with object rules, moving regions)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        model = build_model(args.model, Path(tmp))
-        real = model == args.model
-        weights = "real weights" if real else "random weights, same cost"
-        print(f"\nObject detector: {model.name} ({weights}), device {args.device}, images/s")
+        weights = build_weights(args.weights, Path(tmp))
+        real = weights == args.weights
+        kind = "real weights" if real else "random weights, same cost"
+        print(f"\nObject detector: {weights.name} ({kind}), device {args.device}; "
+              "img/s (ms per batch)")
+        exported = {size: export_model(weights, size, Path(tmp) / "exported",
+                                       check=False).onnx for size in args.sizes}
         rates: dict[tuple[str, int, int], float] = {}
-        for runtime in args.runtimes:
-            for imgsz in args.sizes:
+        header = "  ".join(f"@{size} batch {batch:<3d}" for size in args.sizes
+                           for batch in args.batches)
+        print(f"  {'runtime':22s}{header}")
+        for name in args.runtimes:
+            cells = []
+            for size in args.sizes:
+                try:
+                    backend = open_runtime(name, weights, exported[size], args.device, size)
+                except Exception as exc:  # e.g. no CUDA provider for this device
+                    cells.append(f"unavailable ({type(exc).__name__})")
+                    continue
                 for batch in args.batches:
+                    rate = throughput(backend, frames_for(size, batch), args.seconds)
+                    rates[(name, size, batch)] = rate
+                    cells.append(f"{rate:7.1f} ({batch / rate * 1000:6.1f})")
+            print(f"  {name:22s}" + "  ".join(f"{c:>17s}" for c in cells))
+        _ratios(rates, args.sizes, args.batches)
+
+        if args.ingest_cameras:
+            per_camera = g["sent_per_s"] / g["cameras"]  # detector images/s a camera needs
+            print(f"\nEnd to end: {args.ingest_cameras} cameras read by ingest on the same "
+                  f"{os.cpu_count()} cores; detector@320 batch 8 on analysis frames; one "
+                  f"camera needs {per_camera:.3f} detector images/s (gating above)")
+            with Ingest(args.ingest_cameras, args.cache_dir):
+                kept: dict[str, float] = {}
+                for name in args.runtimes:
                     try:
-                        rate = detector_throughput(model, args.device, runtime, imgsz, batch,
-                                                   args.seconds)
-                    except Exception as exc:  # e.g. no ONNX Runtime for this device
-                        print(f"  {runtime:6s} @{imgsz}: unavailable ({type(exc).__name__}: "
-                              f"{exc})")
-                        break
-                    rates[(runtime, imgsz, batch)] = rate
-                    base = rates.get((runtime, imgsz, args.batches[0]))
-                    ratio = f"   x{rate / base:.2f} vs batch {args.batches[0]}" \
-                        if base and batch != args.batches[0] else ""
-                    print(f"  {runtime:6s} @{imgsz:<4d} batch {batch:<3d} {rate:7.1f} img/s "
-                          f"({1000 / rate:6.1f} ms/img){ratio}")
+                        backend = open_runtime(name, weights, exported[320], args.device, 320)
+                    except Exception as exc:
+                        print(f"  {name:22s} unavailable ({type(exc).__name__}: {exc})")
+                        continue
+                    rate = throughput(backend, frames_for(320, 8), args.seconds)
+                    kept[name] = rate / per_camera
+                    print(f"  {name:22s} {rate:7.1f} img/s with ingest running: keeps up "
+                          f"with {kept[name]:6.0f} cameras")
+            if "ultralytics" in kept:
+                best = max(kept, key=lambda k: kept[k])
+                print(f"  {best} / ultralytics (the default before): "
+                      f"{kept[best] / kept['ultralytics']:.2f}x the cameras")
 
     if args.ingest_cores is not None:
-        best = max((r for (rt, sz, _b), r in rates.items() if sz == 320), default=None)
+        best = max((r for (_rt, sz, _b), r in rates.items() if sz == 320), default=None)
         if best:
             detect_cores = g["sent_per_s"] / best
             per_frame = m["motion_street_ms"] + m["tamper_street_ms"]  # the dearer case
@@ -189,6 +279,21 @@ def main() -> None:
             print(f"\nWhole pipeline, {args.cameras} cameras (estimate from the figures above)")
             print(f"  ingest {args.ingest_cores:.2f} + motion/tamper {motion_cores:.2f} + "
                   f"detector@320 {detect_cores:.2f} = {total:.2f} cores of {os.cpu_count()}")
+
+
+def _ratios(rates: dict[tuple[str, int, int], float], sizes: list[int],
+            batches: list[int]) -> None:
+    """The issue's ratios: OpenVINO against ultralytics on the same ONNX file."""
+    for size in sizes:
+        for batch in batches:
+            base = rates.get(("ultralytics-onnx", size, batch))
+            best = max((rates.get((n, size, batch), 0.0) for n in
+                        ("openvino-latency", "openvino-throughput")), default=0.0)
+            torch_rate = rates.get(("ultralytics", size, batch))
+            if base and best:
+                vs_torch = f", x{best / torch_rate:.2f} vs PyTorch" if torch_rate else ""
+                print(f"  @{size} batch {batch}: OpenVINO x{best / base:.2f} vs "
+                      f"ultralytics-onnx{vs_torch}")
 
 
 if __name__ == "__main__":

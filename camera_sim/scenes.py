@@ -1,8 +1,8 @@
 """Scenes: a static background with people and vehicles moving on scripted paths.
 
-Sprites are cut from the photos that ship with ultralytics (real people and a real
-bus), so a real detector has something to find. Each scene is rendered and
-encoded once per size and codec (H.264/H.265, 1 s GOP, no B-frames, parameter
+Sprites are cut from two photos that ship with ultralytics (real people and a real
+bus; camera_sim.assets finds them), so a real detector has something to find. Each
+scene is rendered and encoded once per size and codec (H.264/H.265, 1 s GOP, no B-frames, parameter
 sets before every keyframe so a viewer can join at any keyframe) and cached on
 disk; serving is stream copy.
 
@@ -12,7 +12,6 @@ positions, so tests can check alerts against ground truth.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -25,6 +24,8 @@ import av
 import cv2
 import numpy as np
 from filelock import FileLock
+
+from camera_sim.assets import photo
 
 FPS = 15
 CACHE_VERSION = 2
@@ -94,14 +95,10 @@ SCENES: dict[str, Scene] = {s.name: s for s in (
 
 
 def _asset(name: str) -> np.ndarray:
-    # Located without importing ultralytics (slow, and it writes a settings file).
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the simulator's sprites come from ultralytics: install it")
-    path = Path(next(iter(spec.submodule_search_locations))) / "assets" / name
+    path = photo(name)
     image = cv2.imread(str(path))
     if image is None:
-        raise FileNotFoundError(f"sprite source {path} is missing (is ultralytics installed?)")
+        raise FileNotFoundError(f"sprite source {path} is not a readable image")
     return image
 
 
