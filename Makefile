@@ -44,7 +44,7 @@ run: install
 TEST_WORKERS ?= 2
 
 test: install-dev
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # The slow soak/scale tests only, and everything.
 test-slow: install-dev
