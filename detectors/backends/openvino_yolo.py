@@ -43,22 +43,47 @@ def read_meta(model: Any, path: Path) -> ModelMeta:
 class OpenVinoBackend:
     runtime = "openvino"
 
-    def __init__(self, compiled: Any, meta: ModelMeta, config: DetectorConfig,
-                 hint: str, stride: int | None) -> None:
-        import openvino as ov
-
-        self._compiled = compiled
+    def __init__(self, core: Any, model: Any, meta: ModelMeta, config: DetectorConfig,
+                 hint: str) -> None:
+        self._core = core
+        self._model = model
         self.meta = meta
         self.config = config
         self.hint = hint
-        self._stride = stride  # a model with a free input size: each batch as small as fits
+        # A model with a free input size: each batch as small as its frames fit.
+        self._stride = meta.stride if model.inputs[0].get_partial_shape()[2].is_dynamic \
+            else None
         self.labels = meta.labels
         self._class_ids = wanted_class_ids(meta.labels, config.classes, config.model)
-        self.device = ",".join(compiled.get_property("EXECUTION_DEVICES"))
-        self._request = compiled.create_infer_request()
-        self._queue: Any = None
-        if hint == "throughput":
-            self._queue = ov.AsyncInferQueue(compiled)  # the plugin's optimal request count
+        self._device = "AUTO" if config.device == "auto" else _device_name(config.device)
+        self._properties = {"PERFORMANCE_HINT": hint.upper()}
+        if config.precision == "f32":
+            self._properties["INFERENCE_PRECISION_HINT"] = "f32"
+        # One compiled model per input shape: fixed shapes ran yolo11n at 320 22 % faster
+        # at batch 1 and 14 % at batch 8 than one compiled for any shape (280 against
+        # 230, 432 against 379 img/s here). Each takes well under a second to compile.
+        self._runners: dict[tuple[int, ...], Any] = {}
+        first = self._runner((1, 3, *meta.imgsz))  # compiles now: errors show at start
+        self.device = ",".join(self._compiled_for(first).get_property("EXECUTION_DEVICES"))
+
+    @staticmethod
+    def _compiled_for(runner: Any) -> Any:
+        return runner.get_compiled_model() if hasattr(runner, "get_compiled_model") \
+            else runner[0].get_compiled_model()
+
+    def _runner(self, shape: tuple[int, ...]) -> Any:
+        """An infer request (latency) or a queue of them (throughput) for *shape*."""
+        import openvino as ov
+
+        found = self._runners.get(shape)
+        if found is None:
+            model = self._model.clone()
+            model.reshape(list(shape))
+            compiled = self._core.compile_model(model, self._device, self._properties)
+            found = compiled.create_infer_request() if self.hint == "latency" \
+                else ov.AsyncInferQueue(compiled)  # the plugin's optimal request count
+            self._runners[shape] = found
+        return found
 
     @classmethod
     def from_config(cls, config: DetectorConfig, hint: str = "latency") -> OpenVinoBackend:
@@ -76,30 +101,25 @@ class OpenVinoBackend:
         output = [d.get_length() if d.is_static else None
                   for d in model.outputs[0].get_partial_shape()]
         meta.check(output, config.imgsz, path)
-        stride = meta.stride if model.inputs[0].get_partial_shape()[2].is_dynamic else None
-        device = "AUTO" if config.device == "auto" else _device_name(config.device)
-        properties = {"PERFORMANCE_HINT": hint.upper()}
-        if config.precision == "f32":
-            properties["INFERENCE_PRECISION_HINT"] = "f32"
-        compiled = core.compile_model(model, device, properties)
-        return cls(compiled, meta, config, hint, stride)
+        return cls(core, model, meta, config, hint)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         if not images:
             return []
         batch, fits = batch_input(images, self.meta.imgsz, self._stride)
-        if self._queue is None:
-            output = self._request.infer({0: batch})[0]
+        if self.hint == "latency":
+            output = self._runner(batch.shape).infer({0: batch})[0]
         else:
+            queue = self._runner((1, *batch.shape[1:]))
             parts: list[np.ndarray] = [np.empty(0)] * len(batch)
 
             def done(request: Any, index: int) -> None:
                 parts[index] = request.get_output_tensor(0).data.copy()
 
-            self._queue.set_callback(done)
+            queue.set_callback(done)
             for i in range(len(batch)):
-                self._queue.start_async({0: batch[i:i + 1]}, i)
-            self._queue.wait_all()
+                queue.start_async({0: batch[i:i + 1]}, i)
+            queue.wait_all()
             output = np.concatenate(parts)
         return decode(np.asarray(output), fits, self.meta, self.config.confidence,
                       self._class_ids)
