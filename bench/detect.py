@@ -127,7 +127,6 @@ def open_runtime(name: str, weights: Path, exported: Path, device: str, imgsz: i
 
     runtime, _, hint = name.partition("-")
     model = weights if name == "ultralytics" else exported
-    runtime = "ultralytics" if runtime == "ultralytics" else runtime
     config = DetectorConfig(model=model, device=device, imgsz=imgsz, runtime=runtime,
                             confidence=0.25)
     return open_backend(config, hint=hint if runtime == "openvino" else "latency")
