@@ -77,3 +77,24 @@ def test_times_come_back_as_aware_utc(database_url: str) -> None:
 
     at = run(main())
     assert at == datetime(2026, 3, 1, 1, 30, tzinfo=UTC) and at.tzinfo is not None
+
+
+def test_the_migrated_schema_is_the_one_the_models_declare(database_url: str) -> None:
+    """A migration that forgets a column, an index or a key the code relies on fails here,
+    not on a customer's database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from camera_center.storage.models import Base
+
+    async def main() -> list[object]:
+        db = Database(database_url)
+        try:
+            await migrate.upgrade(db)
+            async with db.engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+        finally:
+            await db.close()
+
+    assert run(main()) == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from camera_center.storage.base import Base, JSONType, UTCDateTime, utcnow
@@ -23,6 +23,9 @@ class Alert(Base):
         Index("ix_alerts_camera_started", "camera_id", "started_at"),
         Index("ix_alerts_status_started", "status", "started_at"),
         Index("ix_alerts_dedupe", "dedupe_key", "status"),
+        # The summary of one person's alerts counts their rows (the hourly counts below
+        # have no assignee).
+        Index("ix_alerts_assignee_started", "assignee", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -85,3 +88,61 @@ class AlertEvent(Base):
     priority: Mapped[str] = mapped_column(String(10))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
+
+
+def _counts_key(*columns: str) -> tuple[Any, ...]:
+    """The primary key of a counts table, clustered: SQLite stores the rows in key order
+    (WITHOUT ROWID), PostgreSQL carries the counts in the key's index (INCLUDE), so a
+    range of hours is read in one pass without a lookup per row. With rowids, 93 days of
+    hourly counts (386,000 rows) took 650 ms on SQLite against 60 ms clustered."""
+    return (PrimaryKeyConstraint(*columns, postgresql_include=["n", "unassigned"]),
+            {"sqlite_with_rowid": False})
+
+
+class _Counted:
+    """Alerts counted in one stretch of time, kept up to date in the transaction that
+    raises, moves, assigns or deletes an alert (``alerts.counts``). The summary reads
+    these instead of the rows: 93 days of 1,000,000 alerts took 3.7 s on SQLite from the
+    rows (finding 10 of the 2026-12 review)."""
+
+    area_id: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(Integer)
+    # Of those, the ones nobody is assigned to (?assignee=none).
+    unassigned: Mapped[int] = mapped_column(Integer)
+
+
+class _AlertCounts(_Counted):
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class AlertCountHourly(_AlertCounts, Base):
+    """Per UTC hour, area, kind and status: ``by_hour`` when kinds or statuses are
+    filtered, and the whole hours at a range's edges."""
+
+    __tablename__ = "alert_counts_hourly"
+    # Time first: every read is a range of hours.
+    __table_args__ = _counts_key("hour", "area_id", "kind", "status")
+
+    # Hours since the Unix epoch: one integer on both databases, no time zone to mind.
+    hour: Mapped[int] = mapped_column(Integer)
+
+
+class AlertCountHourlyArea(_Counted, Base):
+    """Per UTC hour and area: ``by_hour`` without a kind or status filter (the usual
+    summary), 18 times fewer rows than the above in the benchmark."""
+
+    __tablename__ = "alert_counts_hourly_areas"
+    __table_args__ = _counts_key("hour", "area_id")
+
+    hour: Mapped[int] = mapped_column(Integer)
+
+
+class AlertCountDaily(_AlertCounts, Base):
+    """Per UTC day, area, kind and status: the counts by area, kind and status over long
+    ranges (93 days is 22,000 rows at most here, against 386,000 hourly ones)."""
+
+    __tablename__ = "alert_counts_daily"
+    __table_args__ = _counts_key("day", "area_id", "kind", "status")
+
+    day: Mapped[int] = mapped_column(Integer)  # days since the epoch
