@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from camera_center.app import create_app
+from camera_center.audit.models import AuditEntry
 from camera_center.auth.roles import system_principal
 from camera_center.events import Event
 from camera_center.settings import Settings
@@ -230,12 +231,25 @@ def test_alerts_survive_a_restart_and_retention_clears_old_ones(
         headers = {"Authorization": _login_admin(client)}
         listed = client.get("/api/v1/alerts", headers=headers).json()["items"]
         assert {a["id"] for a in listed} == {old.id, recent.id}
+        call(client, _old_audit_entry, services_of(client).db)
         removed = call(client, services_of(client).alerts.prune, datetime.now(UTC))
         assert removed["alerts"] == 1 and not snapshot.exists()
+        # The audit log keeps retention.audit_days (365) and says where it was cut.
+        assert removed["audit"] == 1
+        trail = client.get("/api/v1/audit", headers=headers, params={"limit": 200}).json()
+        actions = [e["action"] for e in trail["items"]]
+        assert "user.old_change" not in actions and actions[0] == "audit.pruned"
         listed = client.get("/api/v1/alerts", headers=headers).json()["items"]
         assert [a["id"] for a in listed] == [recent.id]
         assert client.get(f"/api/v1/alerts/{recent.id}/snapshot",
                           headers=headers).status_code == 200
+
+
+async def _old_audit_entry(db: Any) -> None:
+    async with db.session() as s:
+        s.add(AuditEntry(at=datetime.now(UTC) - timedelta(days=400), actor="admin",
+                         action="user.old_change", detail={}))
+        await s.commit()
 
 
 def _login_admin(client: TestClient) -> str:

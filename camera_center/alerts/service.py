@@ -18,6 +18,7 @@ from camera_center.alerts.lifecycle import alert_kind
 from camera_center.alerts.media import MediaStore, render_snapshot
 from camera_center.alerts.models import Alert
 from camera_center.alerts.store import AlertStore, Candidate
+from camera_center.audit import log as audit
 from camera_center.auth.roles import system_principal
 from camera_center.errors import NotFound
 from camera_center.events import Event, EventBus
@@ -191,7 +192,7 @@ class AlertService:
 
     async def prune(self, now: datetime) -> dict[str, int]:
         """Drop alerts, snapshots and clips past their age, then the oldest media while the
-        disk use is over the limit."""
+        disk use is over the limit, and audit entries past ``retention.audit_days``."""
         r = self.retention
         counts = {"alerts": 0, "snapshots": 0, "clips": 0, "media_over_limit": 0,
                   "events": await self.store.prune_events(
@@ -208,4 +209,6 @@ class AlertService:
         over = await asyncio.to_thread(self.media.shrink_to, int(r.max_media_gb * 2**30))
         await self.store.forget_paths(over)
         counts["media_over_limit"] = len(over)
+        async with self.store.db.session() as s:
+            counts["audit"] = await audit.prune(s, now - timedelta(days=r.audit_days))
         return counts

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camera_center.audit.models import AuditEntry
-from camera_center.auth.roles import Principal
+from camera_center.auth.roles import Principal, system_principal
+from camera_center.storage.engine import rowcount
 
 
 def record(session: AsyncSession, actor: Principal, action: str, *,
@@ -58,3 +59,14 @@ def query(*, actor: str | None = None, action: str | None = None,
     if before_id:
         stmt = stmt.where(AuditEntry.id < before_id)
     return stmt
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Remove entries older than *before* (``retention.audit_days``), and say so in the
+    log itself: the trail shows when and how far it was cut. Commits."""
+    removed = rowcount(await session.execute(delete(AuditEntry).where(AuditEntry.at < before)))
+    if removed:
+        record(session, system_principal("retention"), "audit.pruned",
+               detail={"entries": removed, "before": before.isoformat()})
+    await session.commit()
+    return removed
