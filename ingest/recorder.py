@@ -94,6 +94,10 @@ class RecordingHealth:
     mode: RecordMode = RecordMode.CONTINUOUS
     segments: int = 0
     last_segment_at: float | None = None  # wall time the last segment closed
+    # Wall time up to which the segment being written can be played: its last whole
+    # fragment (one per GOP). The timeline ends the open segment there, not at the
+    # clock: a reader seconds behind live has not written the last seconds yet.
+    playable_until: float | None = None
     bytes_written: _Window = field(default_factory=_Window)
 
     def set(self, state: RecordingState, reason: RecordingReason | None = None) -> None:
@@ -108,6 +112,7 @@ class RecordingHealth:
             "bytes_per_s": round(self.bytes_written.sum_rate(), 1),
             "segments": self.segments,
             "last_segment_at": self.last_segment_at,
+            "playable_until": self.playable_until,
         }
 
 
@@ -343,6 +348,7 @@ class CameraRecorder:
             self._failed(exc)
             return False
         f = self._file
+        self.health.playable_until = f.start  # nothing yet: its first GOP is not whole
         if self.health.state is not RecordingState.RECORDING:
             log.info("recording", camera_id=self.camera_id, stream=self.spec.stream)
         self.health.set(RecordingState.RECORDING)
@@ -361,6 +367,8 @@ class CameraRecorder:
         if p.keyframe:  # the rate is kept per GOP, not per packet
             self.health.bytes_written.add(self._unreported, time.monotonic())
             self._unreported = 0
+            # This keyframe starts a fragment: the one before it is on disk whole.
+            self.health.playable_until = self._file.end(complete=False)
         return True
 
     def _close(self) -> None:

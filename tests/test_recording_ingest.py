@@ -92,6 +92,25 @@ def test_continuous_recording_matches_wall_time_and_every_file_plays(
             "footage of people is readable by the server's user only"
 
 
+def test_the_segment_being_written_says_how_far_it_plays(
+        sim: SimProcess, recording: Recording) -> None:
+    """What the timeline shows of the open segment (its playable edge) is on disk."""
+    cam = "cam001"
+    recording.sup.apply(CameraStream(cam, sim.url(cam), record=spec(recording.root,
+                                                                   segment_s=60.0)))
+    [opened] = wait_until(lambda: [s for s in recording.segments if not s.final], 30,
+                          "a segment opened")
+    health = wait_until(lambda: recording.sup.health(cam).recording, 10, "recording health",
+                        until=lambda h: (h.playable_until or 0) > opened.start + 2.5)
+    edge = health.playable_until
+    assert edge <= time.time()
+    facts = probe_segment(recording.root / opened.path)
+    assert facts is not None
+    # Everything up to the edge is in the file (a fragment may have landed since).
+    assert opened.start + facts.duration_s >= edge - 0.05, (facts.duration_s, edge)
+    assert not recording.closed(cam), "still one open segment"
+
+
 @pytest.mark.slow  # ~15 s: an outage and a reconnect, in real time
 def test_an_outage_is_a_gap_of_its_length(sim: SimProcess, recording: Recording) -> None:
     cam = "cam025"

@@ -88,6 +88,7 @@ async def timeline(
     writing = await index.writing_since(ids)
     codecs = await index.codecs(ids, s, e)
     now = time.time()
+    health = services.recordings.health_source()
     async with services.db.session() as session:
         rows = (await session.execute(
             select(Alert.id, Alert.camera_id, Alert.kind, Alert.status, Alert.priority,
@@ -103,8 +104,14 @@ async def timeline(
     for camera_id, name, _area in cams:
         recorded = list(spans[camera_id])
         since = writing.get(camera_id)
-        if since is not None and since < e:  # the segment being written, up to now
-            live = (max(since, s), min(now, e))
+        horizon = min(e, now)  # what is not recorded up to here is a gap
+        if since is not None and since < e:
+            # The segment being written, up to its last whole fragment where the reader
+            # says (a loaded reader is seconds behind the clock), else up to now. What
+            # follows is being written, not a gap.
+            playable = (health.get(camera_id) or {}).get("playable_until")
+            live = (max(since, s), min(now, e, playable if playable is not None else now))
+            horizon = max(live[0], live[1])
             if recorded and live[0] <= recorded[-1][1] + SPAN_GAP_S:
                 recorded[-1] = (recorded[-1][0], max(recorded[-1][1], live[1]))
             elif live[1] > live[0]:
@@ -114,7 +121,6 @@ async def timeline(
             if a - cursor > SPAN_GAP_S:
                 gaps.append(Stretch(start=utc(cursor), end=utc(a)))
             cursor = max(cursor, b)
-        horizon = min(e, now)
         if horizon - cursor > SPAN_GAP_S:
             gaps.append(Stretch(start=utc(cursor), end=utc(horizon)))
         out.append(CameraTimeline(
