@@ -119,7 +119,9 @@ def export_model(weights: Path, imgsz: int, out_dir: Path | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{weights.stem}-{imgsz}"
     # nms=False keeps an end-to-end head (YOLO26) end to end; dynamic: any batch size.
-    made = YOLO(str(weights), task="detect").export(
+    model = YOLO(str(weights), task="detect")
+    names = dict(model.names)
+    made = model.export(
         format="onnx", imgsz=imgsz, dynamic=True, nms=False, simplify=True, verbose=False)
     onnx_path = out_dir / f"{stem}.onnx"
     shutil.move(made, onnx_path)
@@ -136,15 +138,15 @@ def export_model(weights: Path, imgsz: int, out_dir: Path | None = None,
         ov.save_model(ov.convert_model(str(onnx_path)), str(result.openvino),
                       compress_to_fp16=False)
     if check:
-        _check(result, weights, imgsz, confidence)
+        _check(result, weights, tuple(names[i] for i in sorted(names)), imgsz, confidence)
     return result
 
 
-def _check(result: Exported, weights: Path, imgsz: int, confidence: float) -> None:
+def _check(result: Exported, weights: Path, everything: tuple[str, ...], imgsz: int,
+           confidence: float) -> None:
     from detectors.backends import open_backend
 
     frames = sample_frames()
-    everything = tuple(_labels_of(weights))
     base = DetectorConfig(model=weights, imgsz=imgsz, confidence=confidence,
                           classes=everything, runtime="ultralytics", device="cpu")
     reference = open_backend(base).predict(frames)
@@ -164,10 +166,3 @@ def _check(result: Exported, weights: Path, imgsz: int, confidence: float) -> No
         for _ in range(3):
             backend.predict(frames)
         result.ms_per_image[runtime] = (time.perf_counter() - started) * 1000 / (3 * len(frames))
-
-
-def _labels_of(weights: Path) -> list[str]:
-    from ultralytics.models import YOLO
-
-    names = dict(YOLO(str(weights), task="detect").names)
-    return [names[i] for i in sorted(names)]
