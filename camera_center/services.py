@@ -20,6 +20,8 @@ from camera_center.auth.second_factor import SecondFactors
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
+from camera_center.cluster.heartbeat import Heartbeat
+from camera_center.cluster.nodes import NodeRegistry
 from camera_center.console.live_relay import LiveRelay
 from camera_center.console.wall_feed import WallFeed
 from camera_center.crypto import CredentialCipher, load_or_create_secrets
@@ -140,6 +142,7 @@ class Services:
     webhook_dispatcher: WebhookDispatcher
     metrics: Metrics
     recordings: Recordings
+    nodes: NodeRegistry
     # Stream tests from the admin page: several admins at once must not tie up the
     # server's worker threads.
     probe_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
@@ -153,6 +156,7 @@ class Services:
     live_relay: LiveRelay = field(default_factory=LiveRelay)
     wall_feed: WallFeed = field(init=False)
     load: LoadSampler = field(default_factory=LoadSampler)
+    heartbeat: Heartbeat | None = None  # started with the other parts
 
     def __post_init__(self) -> None:
         self.wall_feed = WallFeed(self.cameras, lambda: self.fleet)
@@ -183,9 +187,13 @@ class Services:
                                                  keep_days=settings.retention.alert_events_days),
             mqtt=MqttPublisher(db, bus, settings.mqtt) if settings.mqtt.enabled else None,
             metrics=Metrics(), recordings=Recordings(settings, db, bus),
+            nodes=NodeRegistry(db, settings.cluster.heartbeat_s),
         )
 
     async def start_ingest(self) -> None:
+        self.heartbeat = Heartbeat(self.nodes, self.settings, "all", lambda: len(
+            self.fleet.supervisor.camera_ids()) if self.fleet is not None else 0)
+        await self.heartbeat.start()
         await self.alerts.start()  # before analysis: no detection goes unheard
         await self.webhook_dispatcher.start()
         if self.mqtt is not None:
@@ -222,7 +230,8 @@ class Services:
             ("live relay", self.live_relay), ("wall feed", self.wall_feed),
             ("analysis", self.analysis), ("fleet", self.fleet),
             ("recordings", self.recordings), ("mqtt", self.mqtt),
-            ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts)]
+            ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts),
+            ("heartbeat", self.heartbeat)]
         stops = [(name, part.stop) for name, part in parts if part is not None]
         for name, stop in [*stops, ("database", self.db.close)]:
             try:

@@ -248,6 +248,17 @@ class RecordingSettings(_Section):
     server_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
+class ClusterSettings(_Section):
+    # This server's name among the center's servers, stable across restarts; None: the
+    # host name.
+    node_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] | None = None
+    # Its share of the cameras against other workers' (several servers).
+    weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+    # How often it says it is alive: the servers list shows it late after three missed
+    # beats and down after six.
+    heartbeat_s: Annotated[float, Field(ge=0.5, le=60)] = 5.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -275,6 +286,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @field_validator("credentials_key")
     @classmethod

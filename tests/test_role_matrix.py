@@ -73,6 +73,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/cluster/nodes"): ADMIN,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): ADMIN,

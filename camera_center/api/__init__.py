@@ -10,6 +10,7 @@ from camera_center.api import (
     auth,
     camera_probe,
     cameras,
+    cluster,
     exports,
     live,
     onvif,
@@ -36,4 +37,5 @@ def api_router() -> APIRouter:
     router.include_router(ptz.router)  # steer a camera (operators, admins)
     router.include_router(recordings.router)  # timelines, playback, holds
     router.include_router(exports.router)  # signed evidence packages
+    router.include_router(cluster.router)  # the center's servers (admins)
     return router

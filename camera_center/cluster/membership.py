@@ -1,0 +1,129 @@
+"""One worker's part in the center: every round it renews the leases it holds, says it
+is alive, works out the plan of who reads what (``assignment.plan``, the same
+function on every worker, over the same rows), gives up the cameras the plan moves
+away from it and takes the ones it gives it.
+
+No leader: the plan is deterministic, and where two workers act on slightly different
+snapshots the lease decides (one acquisition wins, the other finds the camera taken and
+follows the owners it reads next round). A camera moved between workers is released by
+the giver before the receiver takes it: a gap of about one round, never two readers.
+
+The worker reads a camera from ``on_gain`` until ``on_lose``; ``on_lose`` also comes for
+everything when the lease clock runs out (the database unreachable for longer than a
+lease, or the process paused), before any other work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from camera_center.cluster.assignment import Camera, Plan, Worker, plan
+from camera_center.cluster.lease_clock import LeaseClock
+from camera_center.cluster.leases import LeaseStore, LeaseToken
+from camera_center.cluster.nodes import NodeRegistry, NodeState, Role
+from camera_center.logs import get_logger
+
+log = get_logger(__name__)
+
+Gain = Callable[[list[LeaseToken]], Awaitable[None]]
+Lose = Callable[[list[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class MemberOptions:
+    node_id: str
+    role: Role = "worker"
+    address: str = ""
+    version: str = ""
+    weight: float = 1.0
+    lease_s: float = 10.0
+    margin_s: float = 1.0
+    max_moves: int = 10
+
+
+class Membership:
+    def __init__(self, options: MemberOptions, leases: LeaseStore, nodes: NodeRegistry,
+                 cameras: Callable[[], Awaitable[list[Camera]]], on_gain: Gain,
+                 on_lose: Lose, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.options = options
+        self.leases = leases
+        self.nodes = nodes
+        self.cameras = cameras
+        self.on_gain = on_gain
+        self.on_lose = on_lose
+        self.monotonic = monotonic
+        self.clock = LeaseClock(options.lease_s, options.margin_s)
+        self.held: dict[str, LeaseToken] = {}
+        self.last_plan: Plan | None = None
+        self._announced = False
+
+    @property
+    def owned(self) -> set[str]:
+        return set(self.held)
+
+    async def _drop(self, camera_ids: Iterable[str], release: bool) -> None:
+        gone = sorted(c for c in camera_ids if c in self.held)
+        if not gone:
+            return
+        tokens = [self.held.pop(c) for c in gone]
+        # Stop reading first, then free the lease: never two readers at once.
+        await self.on_lose(gone)
+        if release:
+            await self.leases.release(tokens)
+
+    async def expire_if_due(self) -> bool:
+        """Stop every camera if the leases may have run out; True if it did."""
+        if self.held and not self.clock.valid(self.monotonic()):
+            log.warning("camera leases ran out before they could be renewed; stopping "
+                        "every camera", node=self.options.node_id, cameras=len(self.held))
+            await self._drop(list(self.held), release=False)
+            return True
+        return False
+
+    async def round(self, cpu_percent: float = 0.0, load: float = 0.0) -> None:
+        """One round: renew, beat, plan, release, acquire."""
+        o = self.options
+        if await self.expire_if_due():
+            return
+        renewed_now = bool(self.held)
+        if self.held:
+            sent = self.monotonic()
+            renewed = await self.leases.renew(self.held.values(), o.lease_s)
+            lost = set(self.held) - renewed
+            if lost:
+                log.warning("camera leases lost to another node", node=o.node_id,
+                            cameras=sorted(lost))
+                await self._drop(lost, release=False)
+            self.clock.renewed(sent)
+        await self.nodes.heartbeat(o.node_id, o.role, o.address, o.version, o.weight,
+                                   len(self.held), cpu_percent, load)
+        if not self._announced:
+            # Announce first, take cameras from the next round: workers started together
+            # then share the fleet from the start instead of the first taking it all and
+            # handing it out a few cameras a round.
+            self._announced = True
+            return
+        workers = [Worker(n.node_id, n.weight, n.load, n.draining)
+                   for n in await self.nodes.list()
+                   if n.role in ("worker", "all") and n.state is not NodeState.DOWN]
+        owners = await self.leases.owners()
+        self.last_plan = plan(await self.cameras(), workers, owners, o.max_moves)
+        mine = {c for c, n in self.last_plan.owners.items() if n == o.node_id}
+        await self._drop(set(self.held) - mine, release=True)
+        wanted = [c for c in mine - set(self.held) if owners.get(c) in (None, o.node_id)]
+        if wanted:
+            sent = self.monotonic()
+            taken = await self.leases.acquire(o.node_id, wanted, o.lease_s)
+            if taken:
+                if not renewed_now:
+                    # Held leases renewed earlier this round expire earlier: the clock
+                    # follows them (it keeps the later deadline of the two).
+                    self.clock.renewed(sent)
+                self.held.update(taken)
+                await self.on_gain(sorted(taken.values(), key=lambda t: t.camera_id))
+
+    async def leave(self) -> None:
+        """A clean stop: hand every camera back at once."""
+        await self._drop(list(self.held), release=True)
