@@ -3,6 +3,7 @@ database's clock, epochs that fence off a worker that lost its lease, and the se
 registry. Real PostgreSQL; the worker's own deadline is a pure object."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -51,91 +52,86 @@ def test_node_states_follow_heartbeat_age() -> None:
 # -- the lease store on PostgreSQL ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_each_camera_has_one_owner_and_an_expired_lease_passes_with_a_new_epoch(
-        database_url: str) -> None:
+def _with_leases(database_url: str,
+                 body: Callable[[Database, LeaseStore], Awaitable[None]]) -> None:
     async def main() -> None:
         db = Database(database_url)
-        await migrate.upgrade(db)
-        leases = LeaseStore(db)
         try:
-            # Two workers race for the same cameras: each camera goes to exactly one.
-            a, b = await asyncio.gather(leases.acquire("w1", ["c1", "c2", "c3"], 30),
-                                        leases.acquire("w2", ["c2", "c3", "c4"], 30))
-            assert not set(a) & set(b) and set(a) | set(b) == {"c1", "c2", "c3", "c4"}
-            owners = await leases.owners()
-            assert {c: t.node_id for c, t in {**a, **b}.items()} == owners
-            held = {**a, **b}["c2"]
-            other = "w2" if held.node_id == "w1" else "w1"
-            assert await leases.acquire(other, ["c2"], 30) == {}    # held: refused
-
-            stale = (await leases.acquire("w1", ["c9"], 0.2))["c9"]
-            await asyncio.sleep(0.5)                                # nobody renewed
-            assert "c9" not in await leases.owners()
-            taken = await leases.acquire("w2", ["c9"], 30)
-            assert taken["c9"].epoch == stale.epoch + 1
-            # The old owner can neither renew nor write with its epoch.
-            assert await leases.renew([stale], 30) == set()
-            async with db.session() as s:
-                with pytest.raises(StaleLease, match="no longer holds"):
-                    await fence(s, stale)
-                await fence(s, taken["c9"])                          # the new one may
+            await migrate.upgrade(db)
+            await body(db, LeaseStore(db))
         finally:
             await db.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_each_camera_has_one_owner_and_an_expired_lease_passes_with_a_new_epoch(
+        database_url: str) -> None:
+    async def body(db: Database, leases: LeaseStore) -> None:
+        # Two workers race for the same cameras: each camera goes to exactly one.
+        a, b = await asyncio.gather(leases.acquire("w1", ["c1", "c2", "c3"], 30),
+                                    leases.acquire("w2", ["c2", "c3", "c4"], 30))
+        assert not set(a) & set(b) and set(a) | set(b) == {"c1", "c2", "c3", "c4"}
+        owners = await leases.owners()
+        assert {c: t.node_id for c, t in {**a, **b}.items()} == owners
+        held = {**a, **b}["c2"]
+        other = "w2" if held.node_id == "w1" else "w1"
+        assert await leases.acquire(other, ["c2"], 30) == {}    # held: refused
+
+        stale = (await leases.acquire("w1", ["c9"], 0.2))["c9"]
+        await asyncio.sleep(0.5)                                # nobody renewed
+        assert "c9" not in await leases.owners()
+        taken = await leases.acquire("w2", ["c9"], 30)
+        assert taken["c9"].epoch == stale.epoch + 1
+        # The old owner can neither renew nor write with its epoch.
+        assert await leases.renew([stale], 30) == set()
+        async with db.session() as s:
+            with pytest.raises(StaleLease, match="no longer holds"):
+                await fence(s, stale)
+            await fence(s, taken["c9"])                          # the new one may
+
+    _with_leases(database_url, body)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_renewal_keeps_a_lease_release_frees_it_and_epochs_never_repeat(
         database_url: str) -> None:
-    async def main() -> None:
-        db = Database(database_url)
-        await migrate.upgrade(db)
-        leases = LeaseStore(db)
-        try:
-            held = await leases.acquire("w1", ["c1"], 2)
-            assert await leases.renew(held.values(), 30) == {"c1"}
-            await asyncio.sleep(2.3)                    # past the first expiry
-            assert await leases.acquire("w2", ["c1"], 5) == {}
-            await leases.release(held.values())
-            moved = await leases.acquire("w2", ["c1"], 5)
-            assert moved["c1"].epoch == held["c1"].epoch + 1
-            # The same node restarting takes its cameras back with a new epoch, so its
-            # former self (paused, not dead) is fenced off too.
-            again = await leases.acquire("w2", ["c1"], 5)
-            assert again["c1"].epoch == moved["c1"].epoch + 1
-            assert await leases.renew(moved.values(), 5) == set()
-            assert await leases.epochs(["c1", "nope"]) == {"c1": again["c1"].epoch}
-            assert await leases.renew([LeaseToken("c1", "w2", again["c1"].epoch)], 5) \
-                == {"c1"}
-        finally:
-            await db.close()
+    async def body(db: Database, leases: LeaseStore) -> None:
+        held = await leases.acquire("w1", ["c1"], 2)
+        assert await leases.renew(held.values(), 30) == {"c1"}
+        await asyncio.sleep(2.3)                    # past the first expiry
+        assert await leases.acquire("w2", ["c1"], 5) == {}
+        await leases.release(held.values())
+        moved = await leases.acquire("w2", ["c1"], 5)
+        assert moved["c1"].epoch == held["c1"].epoch + 1
+        # The same node restarting takes its cameras back with a new epoch, so its
+        # former self (paused, not dead) is fenced off too.
+        again = await leases.acquire("w2", ["c1"], 5)
+        assert again["c1"].epoch == moved["c1"].epoch + 1
+        assert await leases.renew(moved.values(), 5) == set()
+        assert await leases.epochs(["c1", "nope"]) == {"c1": again["c1"].epoch}
+        assert await leases.renew([LeaseToken("c1", "w2", again["c1"].epoch)], 5) \
+            == {"c1"}
 
-    asyncio.run(main())
+    _with_leases(database_url, body)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_write_fenced_by_a_lease_holds_off_the_next_owner_until_it_commits(
         database_url: str) -> None:
-    async def main() -> None:
-        db = Database(database_url)
-        await migrate.upgrade(db)
-        leases = LeaseStore(db)
-        try:
-            held = await leases.acquire("w1", ["c1"], 2)
-            async with db.session() as s:
-                await fence(s, held["c1"])
-                await asyncio.sleep(2.3)            # the lease runs out mid-write
-                takeover = asyncio.create_task(leases.acquire("w2", ["c1"], 5))
-                await asyncio.sleep(0.3)
-                assert not takeover.done(), "the new owner waits for the write to end"
-                await s.commit()
-            assert (await takeover)["c1"].epoch == held["c1"].epoch + 1
-        finally:
-            await db.close()
+    async def body(db: Database, leases: LeaseStore) -> None:
+        held = await leases.acquire("w1", ["c1"], 2)
+        async with db.session() as s:
+            await fence(s, held["c1"])
+            await asyncio.sleep(2.3)            # the lease runs out mid-write
+            takeover = asyncio.create_task(leases.acquire("w2", ["c1"], 5))
+            await asyncio.sleep(0.3)
+            assert not takeover.done(), "the new owner waits for the write to end"
+            await s.commit()
+        assert (await takeover)["c1"].epoch == held["c1"].epoch + 1
 
-    asyncio.run(main())
+    _with_leases(database_url, body)
 
 
 def test_leases_refuse_sqlite_with_a_reason(database_url: str) -> None:
