@@ -103,7 +103,8 @@ def _banner(settings: Settings, services_users: int) -> None:
 
 
 def _serve(settings: Settings) -> None:
-    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
+    uvicorn.run(create_app(settings, freeze_after_start=True), host=settings.server.host,
+                port=settings.server.port,
                 **UVICORN_OPTIONS)
 
 
