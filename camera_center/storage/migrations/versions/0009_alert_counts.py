@@ -20,8 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _counts_table(name: str, key: list[str]) -> None:
-    columns = [sa.Column(key[0], sa.Integer(), nullable=False),
-               sa.Column("area_id", sa.String(length=32), nullable=False)]
+    columns: list[sa.Column[object]] = [
+        sa.Column(key[0], sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.String(length=32), nullable=False)]
     if "kind" in key:
         columns += [sa.Column("kind", sa.String(length=32), nullable=False),
                     sa.Column("status", sa.String(length=16), nullable=False)]
