@@ -191,7 +191,7 @@ class Services:
         )
 
     async def start_ingest(self) -> None:
-        self.heartbeat = Heartbeat(self.nodes, self.settings, "all", lambda: len(
+        self.heartbeat = Heartbeat.of(self.nodes, self.settings, "all", lambda: len(
             self.fleet.supervisor.camera_ids()) if self.fleet is not None else 0)
         await self.heartbeat.start()
         await self.alerts.start()  # before analysis: no detection goes unheard

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from camera_center.cluster.assignment import Camera
+from camera_center.cluster.heartbeat import Heartbeat
 from camera_center.cluster.leases import LeaseStore, LeaseToken
 from camera_center.cluster.membership import MemberOptions, Membership
 from camera_center.cluster.nodes import NodeRegistry
@@ -52,9 +53,10 @@ class Center:
                 if self.readers.get(c) == node_id:
                     del self.readers[c]
 
-        m = Membership(MemberOptions(node_id, lease_s=LEASE_S, margin_s=0.5, max_moves=5),
-                       LeaseStore(self.db), NodeRegistry(self.db, BEAT_S), cameras, gain,
-                       lose)
+        beat = Heartbeat(NodeRegistry(self.db, BEAT_S), node_id, "worker", "", 1.0,
+                         lambda: len(m.held))
+        m = Membership(MemberOptions(lease_s=LEASE_S, margin_s=0.5, max_moves=5),
+                       LeaseStore(self.db), beat, cameras, gain, lose)
         self.members[node_id] = m
         return m
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Integer, cast, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +29,7 @@ from camera_center.alerts.models import (
     AlertCountHourly,
     AlertCountHourlyArea,
 )
+from camera_center.storage.engine import upsert_into
 
 HOUR_S = 3600
 HOURS_PER_DAY = 24
@@ -54,6 +54,21 @@ def epoch_hour_sql(column: Any, dialect: str) -> ColumnElement[int]:
     return cast(func.strftime("%s", column), Integer) // HOUR_S
 
 
+class Placed(Protocol):
+    """What places an alert in the counts: an :class:`Alert`, or a row of these."""
+
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def area_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def assignee(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Bucket:
     """Where one alert is counted."""
@@ -65,7 +80,7 @@ class Bucket:
     unassigned: bool
 
     @classmethod
-    def of(cls, alert: Alert) -> Bucket:
+    def of(cls, alert: Placed) -> Bucket:
         return cls(epoch_hour(alert.started_at), alert.area_id, alert.kind, alert.status,
                    alert.assignee is None)
 
@@ -109,7 +124,7 @@ class CountChanges:
                 continue
             rows = [{**dict(zip(key, k, strict=True)), "n": n, "unassigned": u}
                     for k, (n, u) in changes.items()]
-            stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+            stmt = upsert_into(dialect, table)
             # An upsert, not read-then-write: two servers may count into the same hour.
             await s.execute(stmt.on_conflict_do_update(
                 index_elements=list(key),

@@ -88,7 +88,6 @@ async def timeline(
     writing = await index.writing_since(ids)
     codecs = await index.codecs(ids, s, e)
     now = time.time()
-    health = services.recordings.health_source()
     async with services.db.session() as session:
         rows = (await session.execute(
             select(Alert.id, Alert.camera_id, Alert.kind, Alert.status, Alert.priority,
@@ -109,7 +108,8 @@ async def timeline(
             # The segment being written, up to its last whole fragment where the reader
             # says (a loaded reader is seconds behind the clock), else up to now. What
             # follows is being written, not a gap.
-            playable = (health.get(camera_id) or {}).get("playable_until")
+            rec = services.fleet.health(camera_id).get("recording") if services.fleet else None
+            playable = (rec or {}).get("playable_until")
             live = (max(since, s), min(now, e, playable if playable is not None else now))
             horizon = max(live[0], live[1])
             if recorded and live[0] <= recorded[-1][1] + SPAN_GAP_S:

@@ -1,5 +1,5 @@
 """Which worker should read each camera: a pure function of the cameras, the workers and
-who reads what now, run by the coordinator on every round (``cluster.coordinator``).
+who reads what now, run by every worker on every round (``cluster.membership``).
 
 Rules, in order:
 1. A camera pinned to a live worker goes there.
@@ -32,6 +32,11 @@ class Worker:
     load: float = 0.0
     draining: bool = False
 
+    @property
+    def live(self) -> bool:
+        """May be given cameras."""
+        return not self.draining and self.weight > 0
+
 
 @dataclass(frozen=True)
 class Camera:
@@ -51,8 +56,7 @@ class Plan:
 def shares(workers: Iterable[Worker], cameras: int) -> dict[str, int]:
     """How many cameras each live worker should read: proportional to its weight,
     rounded by largest remainder so that the shares add up to *cameras*."""
-    live = sorted((w for w in workers if not w.draining and w.weight > 0),
-                  key=lambda w: w.node_id)
+    live = sorted((w for w in workers if w.live), key=lambda w: w.node_id)
     total = sum(w.weight for w in live)
     if not live:
         return {}
@@ -71,7 +75,7 @@ def plan(cameras: Iterable[Camera], workers: Iterable[Worker], owners: Mapping[s
     """The owner of every camera after this round; see the module's rules."""
     cams = sorted(cameras, key=lambda c: c.camera_id)
     by_id = {w.node_id: w for w in workers}
-    live = {n for n, w in by_id.items() if not w.draining and w.weight > 0}
+    live = {n for n, w in by_id.items() if w.live}
     target = shares(by_id.values(), len(cams))
     out: dict[str, str] = {}
     count: Counter[str] = Counter()

@@ -31,26 +31,36 @@ def load_per_core() -> float:
 
 
 class Heartbeat:
-    def __init__(self, nodes: NodeRegistry, settings: Settings, role: Role,
-                 cameras: Callable[[], int]) -> None:
+    """What a server says of itself, and the loop that says it (a worker's membership
+    beats from its own rounds instead)."""
+
+    def __init__(self, nodes: NodeRegistry, node_id: str, role: Role, address: str,
+                 weight: float, cameras: Callable[[], int]) -> None:
         self.nodes = nodes
-        self.node_id = node_id_of(settings)
+        self.node_id = node_id
         self.role = role
-        self.address = f"http://{settings.server.host}:{settings.server.port}"
-        self.weight = settings.cluster.weight
+        self.address = address
+        self.weight = weight
         self.cameras = cameras
         psutil.cpu_percent(None)  # the first call primes the counter
         self._task: asyncio.Task[None] | None = None
 
-    async def beat(self) -> None:
+    @classmethod
+    def of(cls, nodes: NodeRegistry, settings: Settings, role: Role,
+           cameras: Callable[[], int]) -> Heartbeat:
+        return cls(nodes, node_id_of(settings), role,
+                   f"http://{settings.server.host}:{settings.server.port}",
+                   settings.cluster.weight, cameras)
+
+    async def beat(self, starting: bool = False) -> None:
         await self.nodes.heartbeat(self.node_id, self.role, self.address, __version__,
                                    self.weight, self.cameras(),
                                    psutil.cpu_percent(None),  # the whole machine's
-                                   load_per_core())
+                                   load_per_core(), starting=starting)
 
     async def start(self) -> None:
-        await self.beat()  # registered before the server answers its first request
-        await self.nodes.started(self.node_id)
+        # Registered before the server answers its first request; uptime from now.
+        await self.beat(starting=True)
         self._task = asyncio.create_task(self._run(), name="heartbeat")
 
     async def _run(self) -> None:

@@ -19,10 +19,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from camera_center.cluster.assignment import Camera, Plan, Worker, plan
+from camera_center.cluster.assignment import Camera, Worker, plan
+from camera_center.cluster.heartbeat import Heartbeat
 from camera_center.cluster.lease_clock import LeaseClock
 from camera_center.cluster.leases import LeaseStore, LeaseToken
-from camera_center.cluster.nodes import NodeRegistry, NodeState, Role
+from camera_center.cluster.nodes import NodeState
 from camera_center.logs import get_logger
 
 log = get_logger(__name__)
@@ -33,30 +34,26 @@ Lose = Callable[[list[str]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class MemberOptions:
-    node_id: str
-    role: Role = "worker"
-    address: str = ""
-    version: str = ""
-    weight: float = 1.0
     lease_s: float = 10.0
     margin_s: float = 1.0
     max_moves: int = 10
 
 
 class Membership:
-    def __init__(self, options: MemberOptions, leases: LeaseStore, nodes: NodeRegistry,
+    def __init__(self, options: MemberOptions, leases: LeaseStore, heartbeat: Heartbeat,
                  cameras: Callable[[], Awaitable[list[Camera]]], on_gain: Gain,
                  on_lose: Lose, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """*heartbeat* says who this worker is; its camera count should be ``held``'s."""
         self.options = options
         self.leases = leases
-        self.nodes = nodes
+        self.heartbeat = heartbeat
+        self.node_id = heartbeat.node_id
         self.cameras = cameras
         self.on_gain = on_gain
         self.on_lose = on_lose
         self.monotonic = monotonic
         self.clock = LeaseClock(options.lease_s, options.margin_s)
         self.held: dict[str, LeaseToken] = {}
-        self.last_plan: Plan | None = None
         self._announced = False
 
     @property
@@ -77,14 +74,14 @@ class Membership:
         """Stop every camera if the leases may have run out; True if it did."""
         if self.held and not self.clock.valid(self.monotonic()):
             log.warning("camera leases ran out before they could be renewed; stopping "
-                        "every camera", node=self.options.node_id, cameras=len(self.held))
+                        "every camera", node=self.node_id, cameras=len(self.held))
             await self._drop(list(self.held), release=False)
             return True
         return False
 
-    async def round(self, cpu_percent: float = 0.0, load: float = 0.0) -> None:
+    async def round(self) -> None:
         """One round: renew, beat, plan, release, acquire."""
-        o = self.options
+        o, me = self.options, self.node_id
         if await self.expire_if_due():
             return
         renewed_now = bool(self.held)
@@ -93,12 +90,11 @@ class Membership:
             renewed = await self.leases.renew(self.held.values(), o.lease_s)
             lost = set(self.held) - renewed
             if lost:
-                log.warning("camera leases lost to another node", node=o.node_id,
+                log.warning("camera leases lost to another node", node=me,
                             cameras=sorted(lost))
                 await self._drop(lost, release=False)
             self.clock.renewed(sent)
-        await self.nodes.heartbeat(o.node_id, o.role, o.address, o.version, o.weight,
-                                   len(self.held), cpu_percent, load)
+        await self.heartbeat.beat(starting=not self._announced)
         if not self._announced:
             # Announce first, take cameras from the next round: workers started together
             # then share the fleet from the start instead of the first taking it all and
@@ -106,16 +102,16 @@ class Membership:
             self._announced = True
             return
         workers = [Worker(n.node_id, n.weight, n.load, n.draining)
-                   for n in await self.nodes.list()
+                   for n in await self.heartbeat.nodes.list()
                    if n.role in ("worker", "all") and n.state is not NodeState.DOWN]
         owners = await self.leases.owners()
-        self.last_plan = plan(await self.cameras(), workers, owners, o.max_moves)
-        mine = {c for c, n in self.last_plan.owners.items() if n == o.node_id}
+        planned = plan(await self.cameras(), workers, owners, o.max_moves)
+        mine = {c for c, n in planned.owners.items() if n == me}
         await self._drop(set(self.held) - mine, release=True)
-        wanted = [c for c in mine - set(self.held) if owners.get(c) in (None, o.node_id)]
+        wanted = [c for c in mine - set(self.held) if owners.get(c) in (None, me)]
         if wanted:
             sent = self.monotonic()
-            taken = await self.leases.acquire(o.node_id, wanted, o.lease_s)
+            taken = await self.leases.acquire(me, wanted, o.lease_s)
             if taken:
                 if not renewed_now:
                     # Held leases renewed earlier this round expire earlier: the clock

@@ -13,10 +13,9 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from camera_center.cluster.models import ClusterNode
-from camera_center.storage.engine import Database, rowcount
+from camera_center.storage.engine import Database, rowcount, upsert_into
 
 Role = Literal["all", "api", "worker"]
 
@@ -64,28 +63,19 @@ class NodeRegistry:
 
     async def heartbeat(self, node_id: str, role: Role, address: str, version: str,
                         weight: float, cameras: int, cpu_percent: float,
-                        load: float) -> None:
-        """Say that *node_id* is alive; the first heartbeat registers it. Draining is
-        kept: an admin's choice outlives a restart."""
+                        load: float, starting: bool = False) -> None:
+        """Say that *node_id* is alive; the first heartbeat registers it, one *starting*
+        restarts its uptime. Draining is kept: an admin's choice outlives a restart."""
         now = self._now()
         values = {"node_id": node_id, "role": role, "address": address, "version": version,
                   "weight": weight, "cameras": cameras, "cpu_percent": cpu_percent,
                   "load": load, "heartbeat_at": now, "started_at": now, "draining": False}
-        stmt = (postgresql.insert if self.db.dialect == "postgresql"
-                else sqlite.insert)(ClusterNode).values(values)
-        changed = {k: stmt.excluded[k] for k in ("role", "address", "version", "weight",
-                                                 "cameras", "cpu_percent", "load",
-                                                 "heartbeat_at")}
+        stmt = upsert_into(self.db.dialect, ClusterNode).values(values)
+        changed = [k for k in values if k not in ("node_id", "draining")
+                   and (starting or k != "started_at")]
         async with self.db.session() as s:
-            await s.execute(stmt.on_conflict_do_update(index_elements=["node_id"],
-                                                       set_=changed))
-            await s.commit()
-
-    async def started(self, node_id: str) -> None:
-        """A (re)start: the uptime counts from now."""
-        async with self.db.session() as s:
-            await s.execute(update(ClusterNode).where(ClusterNode.node_id == node_id)
-                            .values(started_at=self._now()))
+            await s.execute(stmt.on_conflict_do_update(
+                index_elements=["node_id"], set_={k: stmt.excluded[k] for k in changed}))
             await s.commit()
 
     async def set_draining(self, node_id: str, draining: bool) -> bool:
@@ -97,18 +87,13 @@ class NodeRegistry:
 
     async def list(self) -> list[Node]:
         async with self.db.session() as s:
-            rows: list[tuple[ClusterNode, datetime]]
-            if self.db.dialect == "postgresql":
-                rows = [(n, now) for n, now in (await s.execute(
-                    select(ClusterNode, func.now()).order_by(ClusterNode.node_id))).all()]
-            else:
-                now = datetime.now(UTC)
-                rows = [(n, now) for n in (await s.scalars(
-                    select(ClusterNode).order_by(ClusterNode.node_id))).all()]
-        out = []
-        for n, now in rows:
-            age = (now - n.heartbeat_at).total_seconds()
-            out.append(Node(n.node_id, n.role, n.address, n.version, n.weight, n.draining,
-                            n.cameras, n.cpu_percent, n.load, n.started_at, n.heartbeat_at,
-                            node_state(age, self.interval_s, n.draining)))
-        return out
+            # The database's clock where several servers share it.
+            db_now = (await s.scalar(select(func.now()))
+                      if self.db.dialect == "postgresql" else None)
+            now = db_now or datetime.now(UTC)
+            rows = (await s.scalars(select(ClusterNode).order_by(ClusterNode.node_id))).all()
+        return [Node(n.node_id, n.role, n.address, n.version, n.weight, n.draining,
+                     n.cameras, n.cpu_percent, n.load, n.started_at, n.heartbeat_at,
+                     node_state((now - n.heartbeat_at).total_seconds(), self.interval_s,
+                                n.draining))
+                for n in rows]

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import CursorResult, Result, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,6 +36,12 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 
 
 _Ts = TypeVarTuple("_Ts")
+
+
+def upsert_into(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into *table* that can go on with ``on_conflict_do_update`` (both
+    databases have it; SQLAlchemy spells it per dialect)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def rowcount(result: Result[*_Ts]) -> int:
