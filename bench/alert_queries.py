@@ -11,6 +11,12 @@ and with each filter. Baselines in the same run: the same officer page fetched w
 OFFSET paging at page 200, as a list without cursors would; a day's rows read into
 Python and counted there, as the summary did before it counted in SQL; and 93 days
 counted by SQL from the rows, as it did before it kept hourly and daily counts.
+
+The event log holds an ``alert.created`` line for each alert of the last 14 days (the
+default ``retention.alert_events_days``); a live stream resumed from event id 0 is timed
+until its replay is through (``AlertFeed.follow``, capped at
+``alerts.replay_max_events``), against the whole log read and filtered in Python, as a
+resume did before issue 17.
 """
 
 from __future__ import annotations
@@ -27,16 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from bench.stats import percentile
 from camera_center.alerts import counts
 from camera_center.alerts.lifecycle import PRIORITY_OF_KIND, AlertStatus
-from camera_center.alerts.models import Alert
-from camera_center.alerts.store import AlertStore, Filters
+from camera_center.alerts.live import AlertFeed, FeedFilters
+from camera_center.alerts.models import Alert, AlertEvent
+from camera_center.alerts.store import AlertStore, Filters, to_out
 from camera_center.auth.roles import Principal, Role
 from camera_center.events import EventBus
 from camera_center.registry.models import Area
+from camera_center.settings import AlertSettings, RetentionSettings
 from camera_center.storage import migrate
 from camera_center.storage.engine import Database
 
@@ -45,6 +53,8 @@ COMMUNES = [f"XA{i:02d}" for i in range(10)]
 KINDS = list(PRIORITY_OF_KIND)
 # Most alerts are long closed; a few are open.
 STATUSES = [AlertStatus.RESOLVED] * 6 + [AlertStatus.FALSE_ALARM] * 3 + [AlertStatus.NEW]
+EVENT_DAYS = RetentionSettings().alert_events_days
+REPLAY_MAX = AlertSettings().replay_max_events
 # Closed alerts mostly had someone assigned (one of 40 officers); new ones nobody.
 OFFICERS = ["officer"] + [f"canbo{i}" for i in range(1, 40)]
 
@@ -87,9 +97,56 @@ async def fill(db: Database, n: int, seed: int = 7) -> None:
         await s.run_sync(lambda sync: counts.rebuild(sync.connection()))
         await s.commit()
     print(f"  hourly and daily counts rebuilt in {time.perf_counter() - t:.1f} s")
+    await fill_events(db, now - timedelta(days=EVENT_DAYS))
     async with db.session() as s:
         await s.execute(text("ANALYZE"))
         await s.commit()
+
+
+async def fill_events(db: Database, since: datetime) -> None:
+    """The event log as the store writes it: one line per alert raised since *since*,
+    in time order, with the alert as streams send it."""
+    async with db.session() as s:
+        alerts = list((await s.scalars(select(Alert).where(Alert.started_at >= since)
+                                       .order_by(Alert.started_at))).all())
+    chunk = 10_000
+    for start in range(0, len(alerts), chunk):
+        async with db.session() as s:
+            await s.execute(insert(AlertEvent), [
+                {"topic": "alert.created", "alert_id": a.id, "area_id": a.area_id,
+                 "camera_id": a.camera_id, "kind": a.kind, "priority": a.priority,
+                 "payload": to_out(a).model_dump(mode="json"), "at": a.started_at}
+                for a in alerts[start:start + chunk]])
+            await s.commit()
+    print(f"  {len(alerts):,} events in the log")
+
+
+async def replay_from_zero(db: Database, who: Principal, replay_max: int) -> int:
+    """A stream resumed from event id 0, until its replay is through; the events sent."""
+    feed = AlertFeed(db, EventBus(), replay_max)
+    areas = sorted(who.area_ids) if who.area_ids else None
+    async with db.session() as s:
+        latest = int(await s.scalar(select(func.max(AlertEvent.id))) or 0)
+        expected = int(await s.scalar(
+            select(func.count()).select_from(AlertEvent)
+            .where(AlertEvent.id > latest - replay_max,
+                   *([AlertEvent.area_id.in_(areas)] if areas else []))) or 0)
+    follow = feed.follow(who, FeedFilters(), last_id=0)
+    sent = 0
+    try:
+        while sent < expected:
+            sent += len(await anext(follow))
+    finally:
+        await follow.aclose()
+    return sent
+
+
+async def whole_log_in_python(db: Database, who: Principal) -> int:
+    """A resume from 0 as it was before issue 17: every event read, filtered here."""
+    async with db.session() as s:
+        rows = (await s.execute(select(AlertEvent.id, AlertEvent.area_id,
+                                       AlertEvent.payload).order_by(AlertEvent.id))).all()
+    return sum(1 for row in rows if row.area_id in who.area_ids)
 
 
 async def timed(fn: Any, repeat: int, budget_s: float = 30) -> list[float]:
@@ -157,6 +214,10 @@ async def measure(db: Database, repeat: int) -> list[tuple[str, list[float]]]:
             db, now - timedelta(hours=24), now)),
         ("baseline: 93 d rows counted in SQL", lambda: rows_counted_in_sql(
             store, admin, now - timedelta(days=93), now)),
+        (f"replay from 0, admin ({REPLAY_MAX:,} cap)", lambda: replay_from_zero(
+            db, admin, REPLAY_MAX)),
+        ("replay from 0, officer", lambda: replay_from_zero(db, officer, REPLAY_MAX)),
+        ("baseline: whole log into Python", lambda: whole_log_in_python(db, officer)),
     ]
     return [(name, await timed(fn, repeat)) for name, fn in cases]
 

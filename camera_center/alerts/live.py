@@ -9,7 +9,7 @@ gap between the two and nothing comes twice.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,7 @@ class AlertFeed:
             return int(await s.scalar(select(func.max(AlertEvent.id))) or 0)
 
     async def follow(self, who: Principal, f: FeedFilters,
-                     last_id: int | None = None) -> AsyncIterator[list[FeedItem]]:
+                     last_id: int | None = None) -> AsyncGenerator[list[FeedItem], None]:
         """Events the caller may see, after *last_id* (None: from now on), in batches:
         whatever has arrived by the time the consumer asks again comes at once, so a
         consumer that sends at most every few tens of milliseconds sends few messages
