@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-dev run test test-slow test-all lint lock clean
+.PHONY: install install-dev run test test-slow test-all lint lock clean cluster
 
 DEV_STAMP := $(VENV)/.installed-dev
 
@@ -39,6 +39,12 @@ run: install
 	$(BIN)/python -m camera_sim.assets
 	$(BIN)/camera-center migrate
 	$(BIN)/camera-center demo
+
+# The compose file's topology as processes on this machine (docs/cluster.md): PostgreSQL
+# and NATS from this machine, one API server, three workers, 60 simulated cameras.
+cluster: install
+	$(BIN)/python -m camera_sim.assets
+	$(BIN)/python -m bench.cluster_topology
 
 # Two workers: most tests wait on sockets, servers and the simulator, not on the CPU.
 TEST_WORKERS ?= 2

@@ -10,7 +10,7 @@ from typing import TypedDict
 from fastapi import FastAPI
 
 from camera_center import __version__
-from camera_center.api import api_router, ops
+from camera_center.api import api_router, internal, ops
 from camera_center.auth.bootstrap import bootstrap_admin
 from camera_center.console import pages, wall_socket, webrtc
 from camera_center.errors import install_error_handlers
@@ -49,7 +49,9 @@ class NotMigrated(RuntimeError):
 async def prepare_database(services: Services) -> None:
     settings = services.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.database.auto_migrate:
+    # Several servers of one center would race each other's migrations: there,
+    # ``camera-center migrate`` runs once, before them (compose: its migrate service).
+    if settings.database.auto_migrate and settings.cluster.role == "all":
         await migrate.upgrade(services.db)
         return
     current, head = await migrate.current_revision(services.db), migrate.head_revision()
@@ -93,12 +95,14 @@ def create_app(settings: Settings, freeze_after_start: bool = False) -> FastAPI:
         docs_url=None, redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(api_router())
     app.include_router(ops.router)
-    app.include_router(pages.router)
-    app.include_router(webrtc.router)  # live video (WebRTC signalling)
-    app.include_router(wall_socket.router)
-    pages.mount_static(app)
+    app.include_router(internal.router)  # other servers of the center (cluster secret)
+    if settings.cluster.role != "worker":  # a worker has no console and no public API
+        app.include_router(api_router())
+        app.include_router(pages.router)
+        app.include_router(webrtc.router)  # live video (WebRTC signalling)
+        app.include_router(wall_socket.router)
+        pages.mount_static(app)
     app.add_middleware(
         BodyLimit, default=settings.server.max_body_bytes,
         per_path={"/api/v1/cameras/import": settings.server.max_import_bytes},

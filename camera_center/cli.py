@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -15,9 +16,10 @@ import typer
 import uvicorn
 from pydantic import SecretStr, ValidationError
 
-from camera_center.app import UVICORN_OPTIONS, create_app, prepare_database
+from camera_center.app import UVICORN_OPTIONS, NotMigrated, create_app, prepare_database
 from camera_center.auth.roles import Role, system_principal
 from camera_center.auth.schemas import UserCreate
+from camera_center.cluster import preflight
 from camera_center.crypto import SecretsError, new_credentials_key, new_jwt_secret
 from camera_center.demo import (
     DEMO_AREAS,
@@ -58,6 +60,12 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Settings
 T = TypeVar("T")
 
 
+class ClusterRole(StrEnum):
+    all = "all"
+    api = "api"
+    worker = "worker"
+
+
 
 def _settings(config: Path | None) -> Settings:
     try:
@@ -77,7 +85,11 @@ def _run(settings: Settings, job: Callable[[Services], Awaitable[T]]) -> T:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         try:
-            await prepare_database(services)
+            try:
+                await prepare_database(services)
+            except NotMigrated as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
             return await job(services)
         finally:
             await services.close()
@@ -109,10 +121,24 @@ def _serve(settings: Settings) -> None:
 
 
 @app.command()
-def serve(config: ConfigOpt = None) -> None:
+def serve(config: ConfigOpt = None, role: Annotated[
+        ClusterRole | None, typer.Option(help="all: one server (the default); api: console, "
+                                         "REST and streams; worker: reads the cameras it "
+                                         "owns. api and worker need PostgreSQL and NATS "
+                                         "(cluster.role)")] = None) -> None:
     """Run the server."""
     settings = _settings(config)
-    _banner(settings, _run(settings, lambda s: s.users.count()))
+    if role is not None:
+        settings = settings.model_copy(update={
+            "cluster": settings.cluster.model_copy(update={"role": role.value})})
+    trouble = asyncio.run(preflight.problems(settings))
+    if trouble:
+        for line in trouble:
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2)
+    users = _run(settings, lambda s: s.users.count())
+    if settings.cluster.role != "worker":
+        _banner(settings, users)
     _serve(settings)
 
 
@@ -152,6 +178,8 @@ def sim(
         "--ids-from", help="Take camera ids from this CSV's id column instead")] = None,
     rtsp_port: Annotated[int, typer.Option(help="RTSP port")] = 8554,
     control_port: Annotated[int, typer.Option(help="HTTP control port")] = 8555,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 in a container, "
+                                      "for the servers in the others)")] = "127.0.0.1",
     sub_fps: Annotated[int, typer.Option(min=1, max=30, help="Frames per second of the sub "
                                          f"streams (main: {FPS}; keyframes 1 s apart)")] = FPS,
     config: ConfigOpt = None,
@@ -159,7 +187,7 @@ def sim(
     """Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/<id>/main and /sub)."""
     settings = _settings(config)
     ids = ids_from_csv(ids_from) if ids_from else numbered_ids(cameras)
-    run_sim(build_fleet(ids), settings.data_dir / "sim-cache", rtsp_port=rtsp_port,
+    run_sim(build_fleet(ids), settings.data_dir / "sim-cache", host=host, rtsp_port=rtsp_port,
             control_port=control_port, sub_fps=sub_fps)
 
 

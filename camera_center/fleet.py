@@ -34,8 +34,13 @@ class Fleet:
                  worker_setup: Callable[[], None] | None = None,
                  recording: RecordingSettings | None = None,
                  recordings_root: Path | None = None,
-                 on_segment: SegmentCallback | None = None) -> None:
+                 on_segment: SegmentCallback | None = None,
+                 owned: set[str] | None = None) -> None:
+        """*owned*: the cameras this server may read (a worker in multi-server mode, which
+        changes it through :meth:`own` and :meth:`disown` as its leases come and go);
+        None: every enabled camera of the registry."""
         self.registry = registry
+        self.owned = owned
         self.bus = bus
         self.settings = settings
         self.recording = recording or RecordingSettings(mode="off")
@@ -77,7 +82,8 @@ class Fleet:
 
     async def _sync(self, camera_id: str) -> None:
         """Make the reader for *camera_id* match the registry."""
-        source = await self.registry.stream_source(camera_id)
+        mine = self.owned is None or camera_id in self.owned
+        source = await self.registry.stream_source(camera_id) if mine else None
         if source is None or not source.enabled:
             if self.supervisor.remove(camera_id):
                 self.hub.forget(camera_id)
@@ -110,6 +116,27 @@ class Fleet:
                           post_roll_s=r.post_roll_s,
                           min_free_bytes=int(r.min_free_gb * 1e9))
         return spec, (None if url == analysed_url else url)
+
+    async def own(self, camera_ids: list[str]) -> None:
+        """Start reading these cameras (their leases were just taken)."""
+        assert self.owned is not None, "a fleet of every camera owns them all already"
+        self.owned.update(camera_ids)
+        for camera_id in camera_ids:
+            try:
+                await self._sync(camera_id)
+            except Exception:
+                log.exception("cannot start a camera taken over", camera_id=camera_id)
+
+    def disown(self, camera_ids: list[str]) -> None:
+        """Stop reading these cameras now, before their leases are given up: every reader
+        is told to stop here, synchronously; anything it still writes is refused by
+        the lease's fencing epoch."""
+        assert self.owned is not None
+        for camera_id in camera_ids:
+            self.owned.discard(camera_id)
+            if self.supervisor.remove(camera_id):
+                self.hub.forget(camera_id)
+            self._reported_offline.discard(camera_id)
 
     def motion(self, camera_id: str, at: float) -> None:
         """Analysis saw motion: cameras recorded on events record around it."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,9 +22,21 @@ from camera_center.auth.second_factor import SecondFactors
 from camera_center.auth.sessions import SessionManager
 from camera_center.auth.tokens import TokenSigner
 from camera_center.auth.users import UserDirectory
-from camera_center.cluster.heartbeat import Heartbeat
+from camera_center.cluster.fetch import RemoteFiles
+from camera_center.cluster.heartbeat import Heartbeat, node_id_of
+from camera_center.cluster.leases import LeaseStore, LeaseToken
+from camera_center.cluster.link import ClusterLink
+from camera_center.cluster.membership import MemberOptions, Membership
 from camera_center.cluster.nodes import NodeRegistry
+from camera_center.cluster.pins import PinStore
+from camera_center.cluster.relays import (
+    AlertDoorbell,
+    AlertRelay,
+    RegistryReceiver,
+    RegistrySender,
+)
 from camera_center.console.live_relay import LiveRelay
+from camera_center.console.tile_relay import RemoteWall, TilePublisher
 from camera_center.console.wall_feed import WallFeed
 from camera_center.crypto import CredentialCipher, load_or_create_secrets
 from camera_center.delivery.mqtt import MqttPublisher
@@ -47,6 +61,20 @@ _STOP_TIMEOUT_S = 10.0
 
 class _Part(Protocol):
     async def stop(self) -> None: ...
+
+
+class _Started(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class _Stop:
+    def __init__(self, stop: Callable[[], Awaitable[None]]) -> None:
+        self._stop = stop
+
+    async def stop(self) -> None:
+        await self._stop()
 
 
 @dataclass
@@ -143,6 +171,7 @@ class Services:
     metrics: Metrics
     recordings: Recordings
     nodes: NodeRegistry
+    pins: PinStore
     # Stream tests from the admin page: several admins at once must not tie up the
     # server's worker threads.
     probe_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
@@ -157,6 +186,12 @@ class Services:
     wall_feed: WallFeed = field(init=False)
     load: LoadSampler = field(default_factory=LoadSampler)
     heartbeat: Heartbeat | None = None  # started with the other parts
+    # Multi-server mode (cluster.role api or worker).
+    link: ClusterLink | None = None
+    membership: Membership | None = None
+    remote_files: RemoteFiles | None = None
+    cluster_parts: list[_Started] = field(default_factory=list)
+    _membership_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.wall_feed = WallFeed(self.cameras, lambda: self.fleet)
@@ -187,51 +222,147 @@ class Services:
                                                  keep_days=settings.retention.alert_events_days),
             mqtt=MqttPublisher(db, bus, settings.mqtt) if settings.mqtt.enabled else None,
             metrics=Metrics(), recordings=Recordings(settings, db, bus),
-            nodes=NodeRegistry(db, settings.cluster.heartbeat_s),
+            nodes=NodeRegistry(db, settings.cluster.heartbeat_s), pins=PinStore(db),
         )
 
     async def start_ingest(self) -> None:
-        self.heartbeat = Heartbeat.of(self.nodes, self.settings, "all", lambda: len(
-            self.fleet.supervisor.camera_ids()) if self.fleet is not None else 0)
-        await self.heartbeat.start()
+        """Start what this server's role runs (``cluster.role``)."""
+        role = self.settings.cluster.role
+        if role == "all":
+            self.heartbeat = Heartbeat.of(self.nodes, self.settings, "all", lambda: len(
+                self.fleet.supervisor.camera_ids()) if self.fleet is not None else 0)
+            await self.heartbeat.start()
+            await self._start_alerts(delivery=True)
+            await self.recordings.start()
+            if self.settings.ingest.enabled:
+                await self._start_fleet(owned=None)
+            return
+        self.link = ClusterLink(self.settings.cluster.nats_url, node_id_of(self.settings))
+        await self.link.connect()
+        secret = self.settings.cluster.secret
+        assert secret is not None, "checked by preflight"
+        if role == "api":
+            await self._start_api(secret.get_secret_value())
+        else:
+            await self._start_worker()
+
+    async def _start_alerts(self, delivery: bool) -> None:
         await self.alerts.start()  # before analysis: no detection goes unheard
-        await self.webhook_dispatcher.start()
-        if self.mqtt is not None:
-            await self.mqtt.start()
-        await self.recordings.start()
-        if self.settings.ingest.enabled:
-            log_setup = functools.partial(configure_logging, self.settings.logging.level,
-                                          self.settings.logging.format)
-            self.fleet = Fleet(self.cameras, self.bus, self.settings.ingest, log_setup,
-                               self.settings.recording, self.recordings.root,
-                               self.recordings.on_segment)
-            fleet = self.fleet
-            self.recordings.health_source = lambda: {
-                cam: rec for cam in fleet.supervisor.camera_ids()
-                if (rec := fleet.health(cam).get("recording"))}
-            if self.settings.detector.enabled:
-                # Subscribed before the readers start, so no first frame is missed.
-                self.analysis = Analysis(self.fleet, self.rules, self.bus,
-                                         self.settings.detector)
-                await self.analysis.start()
-            if self.settings.ingest.packet_buffer_s > 0:
-                self.alerts.packets = self.fleet.supervisor.recent_packets
+        if delivery:  # webhooks and MQTT: where the console is (one server or API servers)
+            await self.webhook_dispatcher.start()
             if self.mqtt is not None:
-                fleet = self.fleet
-                self.mqtt.status_source = lambda: {
-                    cam: fleet.health(cam) for cam in fleet.supervisor.camera_ids()}
-            await self.fleet.start()
+                await self.mqtt.start()
+
+    async def _start_fleet(self, owned: set[str] | None) -> Fleet:
+        log_setup = functools.partial(configure_logging, self.settings.logging.level,
+                                      self.settings.logging.format)
+        self.fleet = fleet = Fleet(self.cameras, self.bus, self.settings.ingest, log_setup,
+                                   self.settings.recording, self.recordings.root,
+                                   self.recordings.on_segment, owned=owned)
+        self.recordings.health_source = lambda: {
+            cam: rec for cam in fleet.supervisor.camera_ids()
+            if (rec := fleet.health(cam).get("recording"))}
+        if self.settings.detector.enabled:
+            # Subscribed before the readers start, so no first frame is missed.
+            self.analysis = Analysis(fleet, self.rules, self.bus, self.settings.detector)
+            await self.analysis.start()
+        if self.settings.ingest.packet_buffer_s > 0:
+            self.alerts.packets = fleet.supervisor.recent_packets
+        if self.mqtt is not None:
+            self.mqtt.status_source = lambda: {
+                cam: fleet.health(cam) for cam in fleet.supervisor.camera_ids()}
+        await fleet.start()
+        return fleet
+
+    async def _start_api(self, secret: str) -> None:
+        """Console, REST and streams; the cameras are read by the workers."""
+        assert self.link is not None
+        node_id = node_id_of(self.settings)
+        self.heartbeat = Heartbeat.of(self.nodes, self.settings, "api", lambda: 0)
+        await self.heartbeat.start()
+        self.remote_files = RemoteFiles(self.nodes, secret,
+                                        self.settings.data_dir / "from-workers")
+        self.recordings.index.node_id = node_id  # it records nothing: repairs nothing
+        self.recordings.index.fetch = self.remote_files.segment
+        self.alerts.media.fetch = self.remote_files.media
+        await self._start_alerts(delivery=True)
+        await self.recordings.start()
+        self.cluster_parts = [AlertRelay(self.db, self.bus, self.link),
+                              RegistrySender(self.bus, self.link)]
+        self.wall_feed.remote = RemoteWall(self.link, node_id)
+        await self.wall_feed.remote.start()
+        for part in self.cluster_parts:
+            await part.start()
+
+    async def _start_worker(self) -> None:
+        """Read, analyse and record the cameras this worker's leases give it."""
+        assert self.link is not None
+        settings = self.settings
+        heartbeat = Heartbeat.of(self.nodes, settings, "worker", lambda: len(
+            self.fleet.supervisor.camera_ids()) if self.fleet is not None else 0)
+        self.heartbeat = heartbeat
+        owned: set[str] = set()
+        self.membership = membership = Membership(
+            MemberOptions(lease_s=settings.cluster.lease_s,
+                          max_moves=settings.cluster.max_moves),
+            LeaseStore(self.db), heartbeat, self.pins.placement, self._gain, self._lose)
+
+        def fencing(camera_id: str) -> LeaseToken | None:
+            return membership.held.get(camera_id)
+
+        self.alerts.store.fencing = fencing
+        self.alerts.media.node_id = heartbeat.node_id
+        self.recordings.index.node_id = heartbeat.node_id
+        self.recordings.index.fencing = fencing
+        await self._start_alerts(delivery=False)
+        await self.recordings.start()
+        receiver = RegistryReceiver(self.bus, self.link)
+        await receiver.start()
+        fleet = await self._start_fleet(owned=owned)
+        tiles = TilePublisher(fleet, self.link, heartbeat.node_id)
+        self.cluster_parts = [AlertDoorbell(self.bus, self.link), tiles]
+        for part in self.cluster_parts:
+            await part.start()
+        # Renewals well inside a lease: three chances before it runs out.
+        period = settings.cluster.lease_s / 4
+        self._membership_tasks = [
+            asyncio.create_task(membership.run(period), name="membership"),
+            asyncio.create_task(membership.watch(), name="lease-watch")]
+
+    async def _gain(self, tokens: list[LeaseToken]) -> None:
+        if self.fleet is not None:
+            await self.fleet.own([t.camera_id for t in tokens])
+        log.info("cameras taken", cameras=len(tokens))
+
+    async def _lose(self, camera_ids: list[str]) -> None:
+        if self.fleet is not None:
+            self.fleet.disown(camera_ids)
+        log.info("cameras given up", cameras=len(camera_ids))
+
+    async def _stop_membership(self) -> None:
+        """A worker's clean stop: its readers stop, then its leases go back at once, so
+        the others take its cameras on their next round instead of after a lease."""
+        for task in self._membership_tasks:
+            task.cancel()
+        for task in self._membership_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.membership is not None:
+            await self.membership.leave()
 
     async def close(self) -> None:
         """Stop every part, each within a bound: a part stuck on a dead connection is
         logged by name (and listed in ``stuck_on_close``) and the others still stop."""
         # Viewers first: peer connections and wall sockets close before what they read.
         parts: list[tuple[str, _Part | None]] = [
+            ("membership", _Stop(self._stop_membership)),
             ("live relay", self.live_relay), ("wall feed", self.wall_feed),
+            *((type(p).__name__, p) for p in self.cluster_parts),
             ("analysis", self.analysis), ("fleet", self.fleet),
             ("recordings", self.recordings), ("mqtt", self.mqtt),
             ("webhooks", self.webhook_dispatcher), ("alerts", self.alerts),
-            ("heartbeat", self.heartbeat)]
+            ("heartbeat", self.heartbeat), ("cluster link", self.link),
+            ("remote files", self.remote_files)]
         stops = [(name, part.stop) for name, part in parts if part is not None]
         for name, stop in [*stops, ("database", self.db.close)]:
             try:

@@ -257,6 +257,32 @@ class ClusterSettings(_Section):
     # How often it says it is alive: the servers list shows it late after three missed
     # beats and down after six.
     heartbeat_s: Annotated[float, Field(ge=0.5, le=60)] = 5.0
+    # What this server does: all (one server: cameras, console and API, the default),
+    # api (console, REST and streams, no cameras) or worker (reads, analyses and records
+    # the cameras it owns; serves only its health and the internal endpoint). api and
+    # worker need PostgreSQL, NATS and the cluster secret. ``serve --role`` overrides it.
+    role: Literal["all", "api", "worker"] = "all"
+    # NATS, which carries tiles, health, registry changes and live alerts between servers.
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Shared by the center's servers: a worker refuses an internal call without it.
+    secret: SecretStr | None = None
+    # Where the other servers reach this one (its internal endpoint); None:
+    # http://<server.host>:<server.port>.
+    internal_address: str | None = None
+    # A worker owns a camera for this long per renewal; its cameras are read elsewhere
+    # about this long after it dies (plus one round).
+    lease_s: Annotated[float, Field(ge=2, le=120)] = 8.0
+    # At most this many cameras leave one worker per round when the shares are evened
+    # (a worker joining): a few short gaps, not a fleet-wide reconnect.
+    max_moves: Annotated[int, Field(ge=1, le=1000)] = 10
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(f"cluster.secret must have at least {MIN_JWT_SECRET_LENGTH} "
+                             "characters")
+        return value
 
 
 class Settings(BaseSettings):

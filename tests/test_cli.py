@@ -108,3 +108,19 @@ def test_the_demo_records_on_events_within_a_cap_unless_told_otherwise() -> None
     chosen = demo_settings(Settings(mqtt={"port": free_port()},
                                     recording={"mode": "continuous", "max_gb": 50}))
     assert chosen.recording.mode == "continuous" and chosen.recording.max_gb == 50
+
+
+def test_a_cluster_role_without_postgresql_nats_or_shared_secrets_says_what_is_missing(
+        tmp_path: Path) -> None:
+    cfg = tmp_path / "worker.yaml"
+    # Nothing listens on that port: NATS unreachable.
+    cfg.write_text(f"cluster:\n  nats_url: nats://127.0.0.1:{free_port()}\n"
+                   "server:\n  host: 0.0.0.0\n", encoding="utf-8")
+    r = cli(tmp_path, "serve", "--role", "worker", "--config", str(cfg))
+    assert r.returncode == 2, r.stderr
+    for problem in ("needs PostgreSQL", "needs cluster.secret", "needs credentials_key",
+                    "needs jwt_secret", "needs cluster.internal_address",
+                    "cannot reach NATS"):
+        assert problem in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "data" / "camera-center.db").exists(), "it started anyway"

@@ -87,9 +87,9 @@ def test_each_camera_has_one_owner_and_an_expired_lease_passes_with_a_new_epoch(
         # The old owner can neither renew nor write with its epoch.
         assert await leases.renew([stale], 30) == set()
         async with db.session() as s:
-            with pytest.raises(StaleLease, match="no longer holds"):
-                await fence(s, stale)
-            await fence(s, taken["c9"])                          # the new one may
+            with pytest.raises(StaleLease, match="does not hold"):
+                await fence(s, [stale])
+            await fence(s, [taken["c9"]])                        # the new one may
 
     _with_leases(database_url, body)
 
@@ -123,7 +123,7 @@ def test_a_write_fenced_by_a_lease_holds_off_the_next_owner_until_it_commits(
     async def body(db: Database, leases: LeaseStore) -> None:
         held = await leases.acquire("w1", ["c1"], 2)
         async with db.session() as s:
-            await fence(s, held["c1"])
+            await fence(s, [held["c1"]])
             await asyncio.sleep(2.3)            # the lease runs out mid-write
             takeover = asyncio.create_task(leases.acquire("w2", ["c1"], 5))
             await asyncio.sleep(0.3)

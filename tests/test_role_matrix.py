@@ -74,6 +74,11 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/api/v1/cluster/nodes"): ADMIN,
+    # Multi-server mode (issue 15): draining a worker and pinning cameras are admins'.
+    ("POST", "/api/v1/cluster/nodes/{node_id}/drain"): ADMIN,
+    ("GET", "/api/v1/cluster/pins"): ADMIN,
+    ("PUT", "/api/v1/cluster/pins/{camera_id}"): ADMIN,
+    ("DELETE", "/api/v1/cluster/pins/{camera_id}"): ADMIN,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): ADMIN,
@@ -129,7 +134,8 @@ SAMPLE_PATH = {"{user_id}": "999999", "{area_id}": "ZZ", "{camera_id}": "zz-999"
                "{rule_id}": "999999", "{alert_id}": "999999",
                "{webhook_id}": "999999", "{delivery_id}": "999999", "{token}": "p1",
                "{view_id}": "999999", "{session_id}": "no-such-session",
-               "{hold_id}": "999999", "{export_id}": "0" * 32}
+               "{hold_id}": "999999", "{export_id}": "0" * 32,
+               "{node_id}": "no-such-node"}
 ROLES = ("anonymous", "officer", "operator", "admin")
 
 

@@ -7,12 +7,18 @@ path from a request is never joined to the disk location.
 from __future__ import annotations
 
 import os
+import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+# A path another server stored: its node id, then the day folders.
+_REMOTE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/\d{4}/\d{2}/\d{2}/[0-9a-f]{32}\.(jpg|mp4)$")
 
 _BOX_COLOUR = (40, 40, 230)  # BGR: red, readable on grass, snow and asphalt
 
@@ -44,10 +50,16 @@ def render_snapshot(image: np.ndarray, box: tuple[float, float, float, float] | 
 class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # A worker in multi-server mode: its node id leads every path it stores, which
+        # tells an API server where to fetch the file (``fetch``).
+        self.node_id: str | None = None
+        self.fetch: Callable[[str], Awaitable[Path]] | None = None
 
     def save(self, data: bytes, at: datetime, suffix: str) -> str:
         """Write *data* under a day folder; returns the path to store with the alert."""
         rel = f"{at:%Y/%m/%d}/{uuid.uuid4().hex}{suffix}"
+        if self.node_id is not None:
+            rel = f"{self.node_id}/{rel}"
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".part")
@@ -60,6 +72,13 @@ class MediaStore:
         if not path.is_relative_to(self.root.resolve()) or not path.is_file():
             return None
         return path
+
+    async def find(self, rel: str) -> Path | None:
+        """:meth:`path`, or where another server stored it, a copy fetched from there."""
+        path = self.path(rel)
+        if path is not None or self.fetch is None or not _REMOTE.match(rel):
+            return path
+        return await self.fetch(rel)
 
     def delete(self, rels: list[str]) -> int:
         removed = 0

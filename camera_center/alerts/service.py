@@ -20,6 +20,7 @@ from camera_center.alerts.models import Alert
 from camera_center.alerts.store import AlertStore, Candidate
 from camera_center.audit import log as audit
 from camera_center.auth.roles import system_principal
+from camera_center.cluster.leases import StaleLease
 from camera_center.errors import NotFound
 from camera_center.events import Event, EventBus
 from camera_center.logs import get_logger
@@ -112,7 +113,10 @@ class AlertService:
     async def raise_many(self, events: list[Event]) -> list[Alert]:
         candidates: list[tuple[Candidate, str]] = []
         snapshotted: set[str] = set()
+        fencing = self.store.fencing
         for event in events:
+            if fencing is not None and fencing(event.id) is None:
+                continue  # given up since it was seen: its new reader raises it
             data = event.data
             info = await self._camera(event.id)
             if info is None:
@@ -136,7 +140,14 @@ class AlertService:
             candidates.append((candidate, rule_kind))
         if not candidates:
             return []
-        results = await self.store.raise_or_fold_many([c for c, _kind in candidates])
+        try:
+            results = await self.store.raise_or_fold_many([c for c, _kind in candidates])
+        except StaleLease as exc:
+            # This worker lost a camera (paused past its lease, cut from the database):
+            # another worker reads it now and raises what it sees.
+            log.warning("alerts refused: camera lease lost", camera_id=exc.token.camera_id,
+                        detections=len(candidates))
+            return []
         for (candidate, rule_kind), (alert, created) in zip(candidates, results, strict=True):
             if not created:
                 continue

@@ -49,6 +49,7 @@ from camera_center.alerts.schemas import AlertOut, Count, SummaryOut
 from camera_center.audit import log as audit
 from camera_center.auth.models import User
 from camera_center.auth.roles import Principal, Role
+from camera_center.cluster.leases import Fencing, LeaseToken, StaleLease, fence
 from camera_center.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from camera_center.events import Event, EventBus
 from camera_center.registry.areas import (
@@ -138,6 +139,11 @@ def _history(s: AsyncSession, alert_id: int, who: Principal | None, action: str,
                        detail=detail or {}))
 
 
+# The PostgreSQL advisory lock that orders the alert event log across servers (any
+# constant of ours; it only has to differ from other locks on the database).
+_EVENT_LOG_LOCK = 0x0A1E47
+
+
 class AlertStore:
     def __init__(self, db: Database, bus: EventBus, dedupe_window_s: float) -> None:
         self.db = db
@@ -146,6 +152,10 @@ class AlertStore:
         # Event ids must become visible in id order, or a client resuming "after id N"
         # could miss an event committed just after it with a smaller id.
         self._order = asyncio.Lock()
+        # A worker in multi-server mode: the lease it holds for a camera. Alerts it
+        # raises are written only under a live lease (a worker paused past its leases
+        # and resumed raises nothing once another has taken its cameras).
+        self.fencing: Fencing | None = None
 
     # -- raising ---------------------------------------------------------------------------
 
@@ -171,6 +181,8 @@ class AlertStore:
         results: list[tuple[Alert, bool]] = []
         counts = CountChanges()
         async with self._writing() as s:
+            if self.fencing is not None:
+                await fence(s, self._tokens(candidates))
             for c in candidates:
                 current = await s.scalar(self._open_incident(c))  # sees this batch's too
                 if current is not None:
@@ -203,6 +215,16 @@ class AlertStore:
                                        for a, new in results])
         return results
 
+    def _tokens(self, candidates: list[Candidate]) -> list[LeaseToken]:
+        assert self.fencing is not None
+        tokens = []
+        for camera_id in sorted({c.camera_id for c in candidates}):
+            token = self.fencing(camera_id)
+            if token is None:
+                raise StaleLease(LeaseToken(camera_id, "this node", 0))
+            tokens.append(token)
+        return tokens
+
     async def _commit(self, s: AsyncSession, alert: Alert, topic: str) -> None:
         await self._commit_all(s, [(alert, topic)])
 
@@ -213,6 +235,10 @@ class AlertStore:
         that had already written (SQLite's write lock, PostgreSQL's row locks) waited
         for the lock while its holder waited for the database."""
         async with self._order, self.db.session() as s:
+            if self.db.dialect == "postgresql":
+                # Several servers write the log: one at a time across them too, so ids
+                # still become visible in order (the lock ends with the transaction).
+                await s.execute(select(func.pg_advisory_xact_lock(_EVENT_LOG_LOCK)))
             yield s
 
     async def _commit_all(self, s: AsyncSession, changes: list[tuple[Alert, str]]) -> None:

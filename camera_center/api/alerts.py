@@ -158,7 +158,7 @@ async def comment(body: CommentIn, who: AnyUser, services: ServicesDep,
 async def snapshot(who: AnyUser, services: ServicesDep,
                    alert_id: int = AlertId) -> FileResponse:
     alert = await services.alerts.store.get(who, alert_id)
-    path = services.alerts.media.path(alert.snapshot_path) if alert.snapshot_path else None
+    path = await services.alerts.media.find(alert.snapshot_path) if alert.snapshot_path else None
     if path is None:
         raise NotFound(f"Alert {alert_id} has no snapshot (none was taken, or it is past "
                        "its retention).")
@@ -170,7 +170,7 @@ async def snapshot(who: AnyUser, services: ServicesDep,
             summary="The short video around the event")
 async def clip(who: AnyUser, services: ServicesDep, alert_id: int = AlertId) -> FileResponse:
     alert = await services.alerts.store.get(who, alert_id)
-    path = services.alerts.media.path(alert.clip_path) if alert.clip_path else None
+    path = await services.alerts.media.find(alert.clip_path) if alert.clip_path else None
     if path is None:
         raise NotFound(f"Alert {alert_id} has no clip (clips need ingest.packet_buffer_s "
                        "above 0, or it is past its retention).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import cv2
 from fastapi import APIRouter, Path, Query, Response
@@ -69,8 +69,21 @@ class FleetHealth(BaseModel):
 
 def _fleet(services: Services) -> Fleet:
     if services.fleet is None:
-        raise Conflict("Ingest is switched off on this server (ingest.enabled: false).")
+        raise Conflict("Ingest is switched off on this server (ingest.enabled: false)."
+                       if services.wall_feed.remote is None else
+                       "This API server reads no camera: the workers do.")
     return services.fleet
+
+
+def _health(services: Services, camera_id: str) -> dict[str, Any]:
+    """The camera's stream health, from this server's fleet or, on an API server, from
+    the worker that reads it."""
+    remote = services.wall_feed.remote
+    if services.fleet is None and remote is not None:
+        return remote.health(camera_id) or {
+            "state": "unknown", "reason": None,
+            "last_error": "No worker reports this camera now."}
+    return _fleet(services).health(camera_id)
 
 
 @router.get("/cameras/{camera_id}/health", response_model=CameraHealth,
@@ -78,7 +91,7 @@ def _fleet(services: Services) -> Fleet:
 async def camera_health(who: AnyUser, services: ServicesDep,
                         camera_id: str = CameraId) -> CameraHealth:
     await services.cameras.get(who, camera_id)  # 404 outside the caller's areas
-    return CameraHealth(camera_id=camera_id, **_fleet(services).health(camera_id))
+    return CameraHealth(camera_id=camera_id, **_health(services, camera_id))
 
 
 @router.get("/cameras/{camera_id}/snapshot.jpg", summary="The latest analysed frame, as JPEG",
@@ -113,11 +126,12 @@ async def fleet_health(
     who: AnyUser, services: ServicesDep,
     area_id: Annotated[str | None, Query(pattern=AREA_CODE_PATTERN)] = None,
 ) -> FleetHealth:
-    fleet = _fleet(services)
+    if services.wall_feed.remote is None:
+        _fleet(services)  # 409 where ingest is off
     cameras, total = await services.cameras.list(who, area_id=area_id, limit=10**9)
     by_area: dict[str, dict[str, int]] = {}
     for cam in cameras:
-        state = fleet.state(cam.id) if cam.enabled else "disabled"
+        state = _health(services, cam.id)["state"] if cam.enabled else "disabled"
         area = by_area.setdefault(cam.area_id, {})
         area[state] = area.get(state, 0) + 1
     states: dict[str, int] = {}

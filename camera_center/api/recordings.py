@@ -146,7 +146,8 @@ async def play(
     e = end.timestamp() if end is not None else s + window
     s, e = checked_range(utc(s), utc(min(e, s + window)), window, "One playback request")
     segments = await services.recordings.index.segments(camera_id, s, e)
-    pieces = [Piece(services.recordings.root / seg.path, seg.start_ts) for seg in segments]
+    files = await services.recordings.index.files(segments)
+    pieces = [Piece(path, seg.start_ts) for path, seg in zip(files, segments, strict=True)]
     try:
         first, body = await stream_range(pieces, s, e)
     except NothingRecorded:

@@ -48,8 +48,9 @@ class Heartbeat:
     @classmethod
     def of(cls, nodes: NodeRegistry, settings: Settings, role: Role,
            cameras: Callable[[], int]) -> Heartbeat:
-        return cls(nodes, node_id_of(settings), role,
-                   f"http://{settings.server.host}:{settings.server.port}",
+        address = (settings.cluster.internal_address
+                   or f"http://{settings.server.host}:{settings.server.port}")
+        return cls(nodes, node_id_of(settings), role, address,
                    settings.cluster.weight, cameras)
 
     async def beat(self, starting: bool = False) -> None:

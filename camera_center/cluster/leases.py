@@ -12,11 +12,11 @@ Multi-server mode requires PostgreSQL (one server on SQLite has no leases).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, literal, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,12 +32,16 @@ class LeaseToken:
 
 
 class StaleLease(Exception):
-    """A write on behalf of a camera whose lease this worker no longer holds."""
+    """A write on behalf of a camera whose lease this worker does not hold (any more)."""
 
     def __init__(self, token: LeaseToken) -> None:
-        super().__init__(f"Camera {token.camera_id}: node {token.node_id} no longer holds "
+        super().__init__(f"Camera {token.camera_id}: node {token.node_id} does not hold "
                          f"lease epoch {token.epoch}; the write is refused.")
         self.token = token
+
+
+# What a worker knows of its leases: the token it holds for a camera, or None.
+Fencing = Callable[[str], "LeaseToken | None"]
 
 
 class LeaseStore:
@@ -116,16 +120,28 @@ class LeaseStore:
         return {c: int(e) for c, e in rows}
 
 
-async def fence(s: AsyncSession, token: LeaseToken) -> None:
-    """Inside a writing transaction: refuse the write unless *token* is still the live
-    lease. The row is locked FOR SHARE until the transaction ends, so the camera cannot
-    change hands between this check and the commit: a new owner's epoch starts after
-    the write, never beside it."""
-    found = await s.scalar(
-        select(literal(1)).select_from(CameraLease)
-        .where(CameraLease.camera_id == token.camera_id,
-               CameraLease.node_id == token.node_id, CameraLease.epoch == token.epoch,
+async def valid_leases(s: AsyncSession, tokens: Iterable[LeaseToken]) -> set[str]:
+    """Inside a writing transaction: the cameras whose *tokens* are still their live
+    leases. Those rows are locked FOR SHARE until the transaction ends, so none of these
+    cameras can change hands between this check and the commit: a new owner's epoch
+    starts after the write, never beside it."""
+    held = list(tokens)
+    if not held:
+        return set()
+    rows = await s.scalars(
+        select(CameraLease.camera_id)
+        .where(tuple_(CameraLease.camera_id, CameraLease.node_id, CameraLease.epoch)
+               .in_([(t.camera_id, t.node_id, t.epoch) for t in held]),
                CameraLease.expires_at > func.now())
         .with_for_update(read=True))
-    if found is None:
-        raise StaleLease(token)
+    return set(rows.all())
+
+
+async def fence(s: AsyncSession, tokens: Iterable[LeaseToken]) -> None:
+    """Inside a writing transaction: refuse the whole write unless every token is still
+    its camera's live lease (see :func:`valid_leases`)."""
+    held = list(tokens)
+    valid = await valid_leases(s, held)
+    for token in held:
+        if token.camera_id not in valid:
+            raise StaleLease(token)

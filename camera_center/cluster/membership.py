@@ -15,6 +15,7 @@ lease, or the process paused), before any other work.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -119,6 +120,24 @@ class Membership:
                     self.clock.renewed(sent)
                 self.held.update(taken)
                 await self.on_gain(sorted(taken.values(), key=lambda t: t.camera_id))
+
+    async def run(self, period_s: float) -> None:
+        """Rounds every *period_s*, for ever; a round that fails (the database away) is
+        logged and tried again, while :meth:`watch` keeps the lease clock."""
+        while True:
+            try:
+                await self.round()
+            except Exception as exc:  # the type only: a driver's message may hold the URL
+                log.warning("membership round failed", node=self.node_id,
+                            error=type(exc).__name__)
+            await asyncio.sleep(period_s)
+
+    async def watch(self, period_s: float = 0.25) -> None:
+        """Stop every camera as soon as the leases may have run out, even while a round
+        hangs on an unreachable database."""
+        while True:
+            await asyncio.sleep(period_s)
+            await self.expire_if_due()
 
     async def leave(self) -> None:
         """A clean stop: hand every camera back at once."""

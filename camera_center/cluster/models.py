@@ -39,3 +39,12 @@ class ClusterNode(Base):
     load: Mapped[float] = mapped_column(Float, default=0.0)  # 1-minute load per core
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CameraPin(Base):
+    """An admin's choice: this camera is read by this worker while it is live."""
+
+    __tablename__ = "camera_pins"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))

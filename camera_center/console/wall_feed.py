@@ -38,6 +38,7 @@ from camera_center.auth.roles import Principal
 from camera_center.logs import get_logger
 
 if TYPE_CHECKING:
+    from camera_center.console.tile_relay import RemoteWall
     from camera_center.fleet import Fleet
     from camera_center.registry.cameras import CameraRegistry
 
@@ -165,7 +166,8 @@ class Viewer:
                 self.sent_at[camera_id] = tile.captured_at
 
 
-def _status(fleet: Any, camera_id: str, now: float) -> dict[str, Any]:
+def camera_status(fleet: Any, camera_id: str, now: float) -> dict[str, Any]:
+    """What a tile says of its camera: state, error, why, and the picture's age."""
     if fleet is None:
         return {"state": "unknown", "last_error": "Ingest is switched off on this server.",
                 "reason": "ingest_off", "age_s": None}
@@ -188,6 +190,24 @@ class WallFeed:
         self.viewers: set[Viewer] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._full_status_at = 0.0
+        # An API server in multi-server mode: pictures and status come from the workers.
+        self.remote: RemoteWall | None = None
+
+    async def _refresh(self, camera_ids: list[str]) -> None:
+        if self.remote is not None:
+            await self.remote.want(camera_ids)
+            return
+        fleet = self._fleet()
+        if fleet is not None:
+            await self.cache.refresh(fleet, camera_ids)
+
+    def _tile(self, camera_id: str) -> Tile | None:
+        return (self.remote.tile(camera_id) if self.remote is not None
+                else self.cache.get(camera_id))
+
+    def _status(self, camera_id: str, now: float) -> dict[str, Any]:
+        return (self.remote.status(camera_id, now) if self.remote is not None
+                else camera_status(self._fleet(), camera_id, now))
 
     def join(self, viewer: Viewer) -> None:
         self.viewers.add(viewer)
@@ -224,13 +244,12 @@ class WallFeed:
                         "detail": "These cameras do not exist or are outside your areas: "
                                   + ", ".join(refused)})
         # A new page shows what is known at once instead of waiting for the next tick.
-        fleet = self._fleet()
-        if fleet is not None:
-            await self.cache.refresh(fleet, list(viewer.camera_ids))
-        self._send_status(viewer, {c: _status(fleet, c, time.time())
-                                   for c in viewer.camera_ids}, full=True)
+        await self._refresh(list(viewer.camera_ids))
+        now = time.time()
+        self._send_status(viewer, {c: self._status(c, now) for c in viewer.camera_ids},
+                          full=True)
         for camera_id in viewer.camera_ids:
-            if (tile := self.cache.get(camera_id)) is not None:
+            if (tile := self._tile(camera_id)) is not None:
                 viewer.offer(tile)
 
     def _send_status(self, viewer: Viewer, statuses: dict[str, dict[str, Any]],
@@ -258,17 +277,15 @@ class WallFeed:
 
     async def tick(self) -> None:
         wanted = {c for v in self.viewers for c in v.camera_ids}
-        fleet = self._fleet()
-        if fleet is not None:
-            await self.cache.refresh(fleet, sorted(wanted))
+        await self._refresh(sorted(wanted))
         self.cache.keep_only(wanted)
         now = time.time()
-        statuses = {c: _status(fleet, c, now) for c in wanted}
+        statuses = {c: self._status(c, now) for c in wanted}
         full = time.monotonic() - self._full_status_at >= _FULL_STATUS_EVERY_S
         if full:
             self._full_status_at = time.monotonic()
         for viewer in list(self.viewers):
             self._send_status(viewer, statuses, full)
             for camera_id in viewer.camera_ids:
-                if (tile := self.cache.get(camera_id)) is not None:
+                if (tile := self._tile(camera_id)) is not None:
                     viewer.offer(tile)

@@ -136,9 +136,10 @@ class ExportJobs:
         files: list[Path] = []
         entries: list[dict[str, Any]] = []
         for i, cam in enumerate(cameras):
-            segments = await self.index.segments(cam["id"], export.start_ts, export.end_ts)
-            pieces = [Piece(self.index.root / seg.path, seg.start_ts) for seg in segments
-                      if seg.closed]
+            segments = [seg for seg in await self.index.segments(
+                cam["id"], export.start_ts, export.end_ts) if seg.closed]
+            pieces = [Piece(path, seg.start_ts) for path, seg in
+                      zip(await self.index.files(segments), segments, strict=True)]
             target = work / f"{cam['id']}.mp4"
             share = 1 / len(cameras)
 

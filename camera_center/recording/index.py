@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from camera_center.cluster.leases import Fencing, valid_leases
 from camera_center.logs import get_logger
 from camera_center.recording.models import Hold, Segment, Span
 from camera_center.recording.retention import HeldRange, SegmentRef
@@ -70,6 +72,28 @@ class RecordingIndex:
     def __init__(self, db: Database, root: Path) -> None:
         self.db = db
         self.root = root
+        # A worker in multi-server mode: its node id (on every segment it indexes; it
+        # repairs and ages out only its own, the files on its disk) and its leases (a
+        # segment is indexed only under the live lease of its camera).
+        self.node_id: str | None = None
+        self.fencing: Fencing | None = None
+        # Multi-server mode: copies another worker's segment here, answers its path.
+        self.fetch: Callable[[Segment], Awaitable[Path]] | None = None
+
+    async def files(self, segments: Sequence[Segment]) -> list[Path]:
+        """Where each segment's file can be read here: this server's disk, or (another
+        worker's footage, in multi-server mode) a copy fetched from that worker."""
+        paths = []
+        for seg in segments:
+            if seg.node_id is None or seg.node_id == self.node_id or self.fetch is None:
+                paths.append(self.root / seg.path)
+            else:
+                paths.append(await self.fetch(seg))
+        return paths
+
+    def _mine(self) -> Any:
+        """Segments whose files are on this server's disk."""
+        return true() if self.node_id is None else Segment.node_id == self.node_id
 
     # -- segments announced by the readers ----------------------------------------------
 
@@ -77,13 +101,15 @@ class RecordingIndex:
         """Store what the readers said about their segments, in one transaction."""
         stale: list[Segment] = []
         async with self.db.session() as s, s.begin():
+            if self.fencing is not None:
+                infos = await self._fenced(s, infos)
             for info in infos:
                 row = await s.scalar(select(Segment).where(Segment.path == info.path))
                 if row is None:
                     row = Segment(camera_id=info.camera_id, stream=info.stream,
                                   path=info.path, codec=info.codec, width=info.width,
                                   height=info.height, start_ts=info.start, end_ts=info.start,
-                                  bytes=0, closed=False)
+                                  bytes=0, closed=False, node_id=self.node_id)
                     s.add(row)
                     if not info.final:
                         # Another open segment of this stream lost its writer.
@@ -103,11 +129,23 @@ class RecordingIndex:
         for row in stale:
             await self.repair(row.id)
 
+    async def _fenced(self, s: AsyncSession, infos: Sequence[SegmentInfo]
+                      ) -> list[SegmentInfo]:
+        """The segments whose camera this worker still holds; the others are left out of
+        the index (their files stay on disk for retention to take)."""
+        assert self.fencing is not None
+        tokens = [t for c in {i.camera_id for i in infos} if (t := self.fencing(c))]
+        valid = await valid_leases(s, tokens)
+        refused = sorted({i.camera_id for i in infos} - valid)
+        if refused:
+            log.warning("recording segments refused: camera lease lost", cameras=refused)
+        return [i for i in infos if i.camera_id in valid]
+
     async def repair_open(self) -> int:
         """Close every segment left open (at start: no writer survives a restart)."""
         async with self.db.session() as s:
             ids = list((await s.scalars(select(Segment.id).where(
-                Segment.closed.is_(False)))).all())
+                Segment.closed.is_(False), self._mine()))).all())
         for segment_id in ids:
             await self.repair(segment_id)
         if ids:
@@ -170,7 +208,7 @@ class RecordingIndex:
         """(bytes, segments) of all footage."""
         async with self.db.session() as s:
             row = (await s.execute(select(func.coalesce(func.sum(Segment.bytes), 0),
-                                          func.count(Segment.id)))).one()
+                                          func.count(Segment.id)).where(self._mine()))).one()
         return int(row[0]), int(row[1])
 
     async def aged(self, before: float, limit: int = 5000) -> list[SegmentRef]:
@@ -178,7 +216,7 @@ class RecordingIndex:
             rows = (await s.execute(
                 select(Segment.id, Segment.camera_id, Segment.start_ts, Segment.end_ts,
                        Segment.bytes)
-                .where(Segment.closed.is_(True), Segment.end_ts < before)
+                .where(Segment.closed.is_(True), Segment.end_ts < before, self._mine())
                 .order_by(Segment.start_ts).limit(limit))).all()
         return [SegmentRef(*r) for r in rows]
 
@@ -187,7 +225,7 @@ class RecordingIndex:
             rows = (await s.execute(
                 select(Segment.id, Segment.camera_id, Segment.start_ts, Segment.end_ts,
                        Segment.bytes)
-                .where(Segment.closed.is_(True))
+                .where(Segment.closed.is_(True), self._mine())
                 .order_by(Segment.start_ts).limit(limit))).all()
         return [SegmentRef(*r) for r in rows]
 

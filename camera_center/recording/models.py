@@ -37,6 +37,9 @@ class Segment(Base):
     width: Mapped[int] = mapped_column(Integer, default=0)
     height: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[bool] = mapped_column(Boolean, default=False)  # False: being written
+    # The server whose disk holds the file (several servers: the others fetch it from its
+    # internal endpoint); None: this center's one server.
+    node_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Span(Base):

@@ -6,7 +6,8 @@ const ACTIONS = ["auth.login", "auth.login_failed", "auth.logout", "auth.session
                  "camera.delete", "camera.import", "camera.test", "rule.create", "rule.update",
                  "rule.delete", "user.create", "user.update", "user.delete", "user.password",
                  "area.create", "area.update", "area.delete", "alert.assign", "alert.comment",
-                 "webhook.create", "webhook.update", "webhook.delete", "webhook.retry"];
+                 "webhook.create", "webhook.update", "webhook.delete", "webhook.retry",
+                 "node.drain", "node.undrain", "camera.pin", "camera.unpin"];
 const PAGE = 50;
 
 addStrings({
@@ -34,7 +35,7 @@ export function mount(panel) {
   const action = el("input", { id: "audit-action", maxlength: 128, list: "audit-actions" });
   const actions = el("datalist", { id: "audit-actions" }, ...ACTIONS.map((a) => el("option", { value: a })));
   const targetType = el("select", { id: "audit-target-type" }, el("option", { value: "" }, "–"),
-    ...["camera", "rule", "user", "area", "alert", "webhook", "view"].map((x) => el("option", { value: x }, x)));
+    ...["camera", "rule", "user", "area", "alert", "webhook", "view", "node"].map((x) => el("option", { value: x }, x)));
   const targetId = el("input", { id: "audit-target-id", maxlength: 128 });
   const since = el("input", { id: "audit-since", type: "datetime-local" });
   const until = el("input", { id: "audit-until", type: "datetime-local" });

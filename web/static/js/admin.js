@@ -7,14 +7,14 @@ addStrings({
     adminTitle: "Quản trị hệ thống", adminSections: "Các mục quản trị",
     tabCameras: "Camera", tabImport: "Nhập CSV", tabZones: "Vùng và đường",
     tabAreas: "Địa bàn", tabUsers: "Người dùng", tabWebhooks: "Webhook",
-    tabAudit: "Nhật ký", tabOnvif: "ONVIF",
+    tabAudit: "Nhật ký", tabOnvif: "ONVIF", tabServers: "Máy chủ",
     sectionFailed: "Không tải được mục này: {reason}",
   },
   en: {
     adminTitle: "System administration", adminSections: "Administration sections",
     tabCameras: "Cameras", tabImport: "CSV import", tabZones: "Zones and lines",
     tabAreas: "Areas", tabUsers: "Users", tabWebhooks: "Webhooks",
-    tabAudit: "Audit log", tabOnvif: "ONVIF",
+    tabAudit: "Audit log", tabOnvif: "ONVIF", tabServers: "Servers",
     sectionFailed: "This section could not be loaded: {reason}",
   },
 });
@@ -28,6 +28,7 @@ const SECTIONS = [
   { id: "webhooks", key: "tabWebhooks", module: "/static/js/admin-webhooks.js" },
   { id: "audit", key: "tabAudit", module: "/static/js/admin-audit.js" },
   { id: "onvif", key: "tabOnvif", module: "/static/js/admin-onvif.js" },
+  { id: "servers", key: "tabServers", module: "/static/js/admin-servers.js" },
 ];
 
 const user = await startPage("admin");

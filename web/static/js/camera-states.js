@@ -32,6 +32,7 @@ const REASONS = {
   no_data: { vi: "không nhận được dữ liệu", en: "no data within the read timeout" },
   behind_live: { vi: "đọc chậm hơn thời gian thực: đang kết nối lại", en: "reading fell behind live: reconnecting" },
   reader_restarting: { vi: "tiến trình đọc đã dừng; đang khởi động lại", en: "the reader process stopped; restarting" },
+  no_worker: { vi: "chưa có máy chủ nào đọc camera này (đang chuyển sang máy khác)", en: "no server reads this camera now (it is being taken over)" },
   ingest_off: { vi: "máy chủ này không đọc luồng camera", en: "ingest is switched off on this server" },
   internal_error: { vi: "lỗi nội bộ của máy chủ", en: "internal error" },
 };

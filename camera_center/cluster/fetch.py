@@ -1,0 +1,101 @@
+"""An API server's copies of files other servers hold: footage segments and alert media.
+
+Each is fetched once from the worker that wrote it (its internal endpoint, with the
+cluster secret) into a cache folder, and read from there as if it were local; the
+oldest copies go when the cache passes its size. A segment still being written is
+fetched again on every request (it grows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import httpx
+
+from camera_center.cluster.nodes import NodeRegistry
+from camera_center.errors import NotFound
+from camera_center.logs import get_logger
+from camera_center.recording.models import Segment
+
+log = get_logger(__name__)
+
+SECRET_HEADER = "X-Cluster-Secret"
+
+
+class RemoteFiles:
+    def __init__(self, nodes: NodeRegistry, secret: str, cache: Path,
+                 max_bytes: int = 2 * 1024**3, timeout_s: float = 30.0) -> None:
+        self.nodes = nodes
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self._client = httpx.AsyncClient(headers={SECRET_HEADER: secret}, timeout=timeout_s)
+        self._locks: dict[Path, asyncio.Lock] = {}
+        self.fetched = 0
+
+    async def _address(self, node_id: str) -> str:
+        for node in await self.nodes.list():
+            if node.node_id == node_id:
+                return node.address.rstrip("/")
+        raise NotFound(f"Server '{node_id}', which holds this file, is not known.")
+
+    async def _get(self, node_id: str, url_path: str, target: Path, again: bool) -> Path:
+        lock = self._locks.setdefault(target, asyncio.Lock())
+        async with lock:
+            if not again and await asyncio.to_thread(_touch, target):
+                return target
+            url = await self._address(node_id) + url_path
+            try:
+                response = await self._client.get(url)
+            except httpx.HTTPError as exc:
+                raise NotFound(f"Server '{node_id}', which holds this file, does not "
+                               f"answer ({type(exc).__name__}).") from None
+            if response.status_code != 200:
+                raise NotFound(f"Server '{node_id}' does not have this file "
+                               f"(HTTP {response.status_code}).")
+            await asyncio.to_thread(_write, target, response.content)
+            self.fetched += 1
+        await asyncio.to_thread(self._trim)
+        return target
+
+    async def segment(self, seg: Segment) -> Path:
+        assert seg.node_id is not None
+        target = self.cache / "segments" / seg.node_id / seg.path
+        return await self._get(seg.node_id, f"/internal/v1/segments/{seg.id}", target,
+                               again=not seg.closed)
+
+    async def media(self, rel: str) -> Path:
+        """*rel* starts with the id of the worker that stored it (``MediaStore``)."""
+        node_id = rel.split("/", 1)[0]
+        return await self._get(node_id, f"/internal/v1/media/{rel}",
+                               self.cache / "media" / rel, again=False)
+
+    def _trim(self) -> None:
+        files = [(p.stat().st_mtime, p.stat().st_size, p)
+                 for p in self.cache.rglob("*") if p.is_file()]
+        total = sum(size for _at, size, _p in files)
+        for _at, size, path in sorted(files):
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+
+    async def stop(self) -> None:
+        await self._client.aclose()
+
+
+def _touch(target: Path) -> bool:
+    """Mark a cached copy most recently used; False if there is none."""
+    try:
+        os.utime(target)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = target.with_suffix(target.suffix + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
