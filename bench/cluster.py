@@ -21,19 +21,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-from websockets.sync.client import connect as ws_connect
 
-from bench.cluster_topology import LocalCluster
+from bench.cluster_topology import AlertSocket, LocalCluster
 from bench.stats import percentile
 
 
@@ -86,67 +82,50 @@ def failover(root: Path, kills: int, cameras: int) -> list[float]:
     return times
 
 
-def _cpu_seconds(c: LocalCluster) -> float:
-    total = 0.0
+def _cpu_seconds(c: LocalCluster) -> dict[int, float]:
+    """CPU seconds so far of every server process and its reader processes, by pid."""
+    out: dict[int, float] = {}
     for server in c.servers.values():
         if server.alive and server.proc is not None:
-            p = psutil.Process(server.proc.pid)
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
-def overhead(root: Path, cameras: int, seconds: float) -> dict[str, float]:
-    """CPU seconds per camera-second, by topology."""
-    out: dict[str, float] = {}
-    for name, workers in (("one server", 0), ("1 worker", 1), ("2 workers", 2),
-                          ("3 workers", 3)):
-        with LocalCluster(root / name.replace(" ", "-"), cameras=cameras,
-                          workers=max(workers, 1), single=workers == 0) as c:
-            took = wait_all_online(c, cameras)
-            time.sleep(10)  # past the connection wave
-            before, started = _cpu_seconds(c), time.monotonic()
-            time.sleep(seconds)
-            used, elapsed = _cpu_seconds(c) - before, time.monotonic() - started
-            out[name] = used / (cameras * elapsed)
-            print(f"  {name}: all {cameras} online after {took:.0f} s; "
-                  f"{used / elapsed:.2f} cores, {out[name] * 1000:.2f} ms CPU per "
-                  f"camera-second", flush=True)
+            main = psutil.Process(server.proc.pid)
+            for p in [main, *main.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    out[p.pid] = t.user + t.system
+    if c.nats.proc is not None:  # the cluster's own traffic goes through it
+        t = psutil.Process(c.nats.proc.pid).cpu_times()
+        out[c.nats.proc.pid] = t.user + t.system
     return out
 
 
-@contextlib.contextmanager
-def _alerts(c: LocalCluster) -> Iterator[dict[str, float]]:
-    """camera id -> when its first alert.created came on the API server's socket."""
-    assert c.api is not None and c.http is not None
-    token = c.http.headers["Authorization"].removeprefix("Bearer ")
-    seen: dict[str, float] = {}
-    stop = threading.Event()
-    with ws_connect(c.api.url.replace("http", "ws") + "/api/v1/alerts/ws",
-                    additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-        def read() -> None:
-            while not stop.is_set():
-                try:
-                    message = ws.recv(timeout=0.5)
-                except TimeoutError:
-                    continue
-                except Exception:
-                    return
-                data = json.loads(message)
-                for item in data if isinstance(data, list) else [data]:
-                    if item.get("event") == "alert.created":
-                        seen.setdefault(item["alert"]["camera_id"], time.monotonic())
-        thread = threading.Thread(target=read, daemon=True)
-        thread.start()
-        try:
-            yield seen
-        finally:
-            stop.set()
-            thread.join(5)
+def overhead(root: Path, cameras: int, seconds: float, rounds: int) -> dict[str, float]:
+    """CPU seconds per camera-second, by topology: the median of *rounds* runs of each,
+    the topologies taking turns (this machine's speed drifts over minutes)."""
+    runs: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for name, workers in (("one server", 0), ("1 worker", 1), ("2 workers", 2),
+                              ("3 workers", 3)):
+            # Reader processes as deployed (one per core, per server).
+            with LocalCluster(root / f"{name.replace(' ', '-')}-{r}", cameras=cameras,
+                              workers=max(workers, 1), single=workers == 0,
+                              reader_processes=None) as c:
+                took = wait_all_online(c, cameras)
+                time.sleep(10)  # past the connection wave
+                before, started = _cpu_seconds(c), time.monotonic()
+                time.sleep(seconds)
+                after, elapsed = _cpu_seconds(c), time.monotonic() - started
+                used = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+                runs.setdefault(name, []).append(used / (cameras * elapsed))
+                print(f"  {name} (round {r + 1}): all {cameras} online after {took:.0f} s; "
+                      f"{used / elapsed:.2f} cores, {runs[name][-1] * 1000:.2f} ms CPU per "
+                      f"camera-second", flush=True)
+    return {name: statistics.median(values) for name, values in runs.items()}
 
 
-def alert_latency(root: Path, cameras: int, samples: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
+def alert_latency(root: Path, cameras: int, samples: int) -> dict[str, dict[str, list[float]]]:
+    """Per topology: "incident" (the camera stopped to its alert on the socket) and
+    "delivery" (the alert written, by whichever server, to the socket)."""
+    out: dict[str, dict[str, list[float]]] = {}
     for name, single in (("one server", True), ("camera on a worker", False)):
         with LocalCluster(root / f"latency-{single}", cameras=cameras, workers=3,
                           single=single) as c:
@@ -156,8 +135,9 @@ def alert_latency(root: Path, cameras: int, samples: int) -> dict[str, list[floa
                             json={"kind": "offline", "name": "Mất tín hiệu"})
             wait_all_online(c, cameras)
             time.sleep(5)
-            latencies = []
-            with _alerts(c) as seen:
+            incident: list[float] = []
+            with AlertSocket(c) as alerts:
+                seen = alerts.first_created
                 for i in range(1, samples + 1):
                     cam = f"cam{i:03d}"
                     stopped = time.monotonic()
@@ -165,11 +145,13 @@ def alert_latency(root: Path, cameras: int, samples: int) -> dict[str, list[floa
                     while cam not in seen and time.monotonic() - stopped < 60:
                         time.sleep(0.05)
                     if cam in seen:
-                        latencies.append(seen[cam] - stopped)
-            out[name] = latencies
-            print(f"  {name}: p50 {statistics.median(latencies):.2f} s, p95 "
-                  f"{percentile(latencies, 95):.2f} s over {len(latencies)} alerts",
-                  flush=True)
+                        incident.append(seen[cam] - stopped)
+                delivery = list(alerts.delivered_after.values())
+            out[name] = {"incident": incident, "delivery": delivery}
+            print(f"  {name}: incident to alert p50 {statistics.median(incident):.2f} s, "
+                  f"p95 {percentile(incident, 95):.2f} s over {len(incident)} alerts; "
+                  f"written to delivered p50 {statistics.median(delivery) * 1000:.0f} ms, "
+                  f"p95 {percentile(delivery, 95) * 1000:.0f} ms", flush=True)
     return out
 
 
@@ -181,7 +163,8 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=60,
                         help="cameras for failover and latency (overhead: --scale)")
     parser.add_argument("--scale", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=45.0)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
@@ -192,17 +175,20 @@ def main() -> None:
             print(f"  => {len(t)} cameras: p50 {statistics.median(t):.1f} s, p95 "
                   f"{percentile(t, 95):.1f} s, max {max(t):.1f} s (target p95 <= 15 s)")
         if args.only in (None, "overhead"):
-            print(f"overhead: {args.scale} cameras, CPU over {args.seconds:.0f} s")
-            o = overhead(root, args.scale, args.seconds)
+            print(f"overhead: {args.scale} cameras, CPU over {args.seconds:.0f} s, "
+                  f"{args.rounds} rounds")
+            o = overhead(root, args.scale, args.seconds, args.rounds)
             base = o["one server"]
             for name, value in o.items():
                 print(f"  => {name}: {value / base:.2f}x one server's CPU per camera-second")
         if args.only in (None, "latency"):
             print("alert latency: camera stopped -> alert on the API server's socket")
             lat = alert_latency(root, args.cameras, args.samples)
-            one = statistics.median(lat["one server"])
-            across = statistics.median(lat["camera on a worker"])
-            print(f"  => across servers {across - one:+.2f} s at the median")
+            for part in ("incident", "delivery"):
+                one = statistics.median(lat["one server"][part])
+                across = statistics.median(lat["camera on a worker"][part])
+                print(f"  => {part}: across servers {(across - one) * 1000:+.0f} ms at the "
+                      "median")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -18,17 +19,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from cryptography.fernet import Fernet
+from websockets.sync.client import connect as ws_connect
 
 from bench.server import BOOTSTRAP_PASSWORD, finish_first_sign_in
+from bench.tcp_proxy import CuttableProxy
 from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, numbered_ids
 from camera_sim.process import SimProcess, free_port
 
@@ -105,11 +110,14 @@ class LocalCluster:
     def __init__(self, root: Path, *, cameras: int = 60, workers: int = 3,
                  lease_s: float = 6.0, sim_cache: Path | None = None,
                  extra_env: dict[str, str] | None = None, single: bool = False,
-                 api_port: int | None = None) -> None:
+                 api_port: int | None = None, reader_processes: int | None = 0) -> None:
         """*single*: one server of role all on the same PostgreSQL (the baseline the
         benchmark compares the cluster with) instead of an API server and workers."""
         self.single = single
         self.api_port = api_port
+        # 0: readers in the server process, so a signal to it (kill -9, SIGSTOP) is the
+        # whole server's (the tests); None: one reader process per core, as deployed.
+        self.reader_processes = reader_processes
         self.root = root
         self.cameras = cameras
         self.worker_count = workers
@@ -124,6 +132,12 @@ class LocalCluster:
         self.jwt = secrets.token_urlsafe(48)
         self.credentials_key = Fernet.generate_key().decode()
         self.nats = Nats(root)
+        # The servers reach PostgreSQL through a proxy a test can cut (a restart, as
+        # they see it); the tests' own reads go straight to it.
+        host_port = self.dsn.split("@", 1)[1].split("/", 1)[0]
+        host, _, port = host_port.partition(":")
+        self.db_proxy = CuttableProxy(host, int(port or 5432))
+        self.server_dsn = self.dsn.replace(host_port, f"127.0.0.1:{self.db_proxy.port}")
         self.sim = SimProcess(self.sim_cache, cameras=cameras, outages=False)
         self.servers: dict[str, Server] = {}
         self.api: Server | None = None
@@ -135,8 +149,8 @@ class LocalCluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAMERA_CENTER_")}
         env.update({
             "PYTHONUNBUFFERED": "1",
-            "CAMERA_CENTER_DATABASE__URL": self.dsn.replace("postgresql://",
-                                                            "postgresql+asyncpg://"),
+            "CAMERA_CENTER_DATABASE__URL": self.server_dsn.replace(
+                "postgresql://", "postgresql+asyncpg://"),
             "CAMERA_CENTER_DATA_DIR": str(server.data_dir),
             "CAMERA_CENTER_JWT_SECRET": self.jwt,
             "CAMERA_CENTER_CREDENTIALS_KEY": self.credentials_key,
@@ -152,9 +166,6 @@ class LocalCluster:
             "CAMERA_CENTER_AUTH__BOOTSTRAP_ADMIN": f"admin:{BOOTSTRAP_PASSWORD}",
             # A local cluster to try out and test: no second factor to enrol first.
             "CAMERA_CENTER_AUTH__SECOND_FACTOR_ROLES": "[]",
-            # Readers in the server process: one process per server, so a signal to it
-            # (kill -9, SIGSTOP) is the whole server's.
-            "CAMERA_CENTER_INGEST__WORKER_PROCESSES": "0",
             "CAMERA_CENTER_INGEST__OFFLINE_GRACE_S": "2",
             "CAMERA_CENTER_DETECTOR__MODEL": str(self.root / "no-model.onnx"),  # motion
             "CAMERA_CENTER_RECORDING__SEGMENT_S": "10",
@@ -162,6 +173,8 @@ class LocalCluster:
             "CAMERA_CENTER_AUTH__PASSWORD_HASH__MEMORY_KIB": "256",
             "CAMERA_CENTER_AUTH__PASSWORD_HASH__PARALLELISM": "1",
         })
+        if self.reader_processes is not None:
+            env["CAMERA_CENTER_INGEST__WORKER_PROCESSES"] = str(self.reader_processes)
         env.update(self.extra_env)
         return env
 
@@ -217,6 +230,7 @@ class LocalCluster:
     def start(self) -> LocalCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         pg(PG_ADMIN_DSN, f'CREATE DATABASE "{self.database}"')
+        self.db_proxy.start()
         self.nats.start()
         self.sim.start()
         setup = Server("setup", "all", free_port(), self.root / "setup")
@@ -260,6 +274,7 @@ class LocalCluster:
             self.stop_server(name)
         self.sim.stop()
         self.nats.stop()
+        self.db_proxy.stop()
         with contextlib.suppress(Exception):
             pg(PG_ADMIN_DSN, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
@@ -298,6 +313,61 @@ class LocalCluster:
     def online_by_worker(self) -> dict[str, set[str]]:
         return {name: {c for c, state in r["cameras"].items() if state == "online"}
                 for name, r in self.readers().items()}
+
+
+class AlertSocket:
+    """An API server's live alert WebSocket, read in a thread: every event, and when the
+    first ``alert.created`` of each camera came (monotonic, and the wall clock in
+    ``delivered_after``: seconds from the alert's write, its ``updated_at``)."""
+
+    def __init__(self, c: LocalCluster) -> None:
+        assert c.api is not None and c.http is not None
+        token = c.http.headers["Authorization"].removeprefix("Bearer ")
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(ws_connect(
+            c.api.url.replace("http", "ws") + "/api/v1/alerts/ws",
+            additional_headers={"Authorization": f"Bearer {token}"}))
+        self.events: list[dict[str, Any]] = []
+        self.first_created: dict[str, float] = {}
+        self.delivered_after: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self.ws.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            except Exception:  # the socket closed
+                return
+            data = json.loads(message)
+            for item in data if isinstance(data, list) else [data]:
+                if "alert" not in item:
+                    continue
+                self.events.append(item)
+                if item["event"] == "alert.created":
+                    cam, now = item["alert"]["camera_id"], time.monotonic()
+                    if cam not in self.first_created:
+                        written = datetime.fromisoformat(item["alert"]["updated_at"])
+                        self.delivered_after[cam] = time.time() - written.timestamp()
+                        self.first_created[cam] = now
+
+    def created(self, camera_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == "alert.created"
+                and e["alert"]["camera_id"] == camera_id]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._stack.close()
+        self._thread.join(5)
+
+    def __enter__(self) -> AlertSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def main() -> None:

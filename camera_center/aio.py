@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -34,6 +35,15 @@ async def first_done(*coros: Coroutine[Any, Any, Any],
                 if not isinstance(exc, expected):
                     log.exception("a connection's task failed", task=task.get_name())
     return tasks
+
+
+async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel a part's background tasks and wait until each has ended."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def result_of(task: asyncio.Task[Any]) -> Any:

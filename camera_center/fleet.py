@@ -8,12 +8,12 @@ keeps the frame hub fed, and turns long outages into ``camera.offline`` events
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from camera_center.aio import cancel_all
 from camera_center.events import Event, EventBus
 from camera_center.logs import get_logger
 from camera_center.registry.cameras import CameraRegistry, StreamSource
@@ -55,6 +55,7 @@ class Fleet:
                                  idle_decode_interval_s=settings.idle_decode_interval_s),
             backoff_cap_s=settings.backoff_cap_s,
             max_concurrent_opens=settings.max_concurrent_opens,
+            recovery_attempts_per_s=settings.recovery_attempts_per_s,
             auth_backoff_cap_s=settings.auth_backoff_cap_s,
             packet_buffer_s=settings.packet_buffer_s,
         )
@@ -73,11 +74,7 @@ class Fleet:
         log.info("ingest started", cameras=len(self.supervisor.camera_ids()))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         await asyncio.to_thread(self.supervisor.stop_all, 2.0)
 
     async def _sync(self, camera_id: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from camera_center.aio import cancel_all
 from camera_center.alerts.live import AlertFeed
 from camera_center.alerts.media import MediaStore
 from camera_center.alerts.service import AlertService
@@ -342,11 +342,7 @@ class Services:
     async def _stop_membership(self) -> None:
         """A worker's clean stop: its readers stop, then its leases go back at once, so
         the others take its cameras on their next round instead of after a lease."""
-        for task in self._membership_tasks:
-            task.cancel()
-        for task in self._membership_tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._membership_tasks)
         if self.membership is not None:
             await self.membership.leave()
 

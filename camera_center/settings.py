@@ -163,8 +163,13 @@ class IngestSettings(_Section):
     idle_decode_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
     # Connections being opened at once, per reader process: after a start or an outage,
     # hundreds of cameras all connecting at once time out against the recorder, a
-    # switch or (here) the simulator, and each failure is another handshake.
-    max_concurrent_opens: Annotated[int, Field(ge=1, le=256)] = 8
+    # switch or (here) the simulator, and each failure is another handshake. 12: the
+    # recovery wave below paces the attempts; 8 opens (~23/s) held it back (0022).
+    max_concurrent_opens: Annotated[int, Field(ge=1, le=256)] = 12
+    # When one camera comes back after a network failure, the others sleeping in backoff
+    # after one retry now, at most this many connection attempts a second in all (0:
+    # backoff alone). 400 cameras after a 30 s outage: 13 s instead of 29 s (0022).
+    recovery_attempts_per_s: Annotated[float, Field(ge=0, le=1000)] = 45.0
     backoff_cap_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     auth_backoff_cap_s: Annotated[float, Field(ge=1, le=3600)] = 300.0
     offline_grace_s: Annotated[float, Field(ge=0, le=86400)] = 60.0

@@ -21,6 +21,7 @@ from ingest.backoff import Backoff
 from ingest.health import Reason, StreamHealth, StreamState
 from ingest.packets import PacketRing, StoredPacket
 from ingest.recorder import CameraRecorder, RecordingReason, RecordSpec, SegmentInfo
+from ingest.recovery_wave import NETWORK_REASONS, WaveRunner
 from ingest.rtsp import (
     BehindLive,
     Frame,
@@ -60,7 +61,15 @@ class SupervisorOptions:
     # A refused password will not fix itself: retry slowly, never in a storm.
     auth_backoff_initial_s: float = 30.0
     auth_backoff_cap_s: float = 300.0
-    max_concurrent_opens: int = 8
+    # Per reader process. An open takes ~0.7 s here, so 2 processes x 12 sustain ~34
+    # opens/s: with 8 the opens, not the wave, bounded a recovery (~23/s, 19 s for 400).
+    max_concurrent_opens: int = 12
+    # Connection attempts a second while a recovery wave wakes the readers sleeping
+    # after a network failure (ingest/recovery_wave.py); 0: no waves. For all readers:
+    # ShardedSupervisor gives each reader process its share. 400 cameras back from a
+    # 30 s outage: all online 13 s after the network returned, against 29 s with backoff
+    # alone, at most 46 attempts/s (docs/design/0022).
+    recovery_attempts_per_s: float = 45.0
     # Seconds of recent packets kept per camera (as received, never decoded) for clips
     # and relays that may live in another process; 0 keeps none.
     packet_buffer_s: float = 0.0
@@ -108,16 +117,21 @@ def release_free_memory() -> None:
 class _Worker:
     def __init__(self, stream: CameraStream, options: SupervisorOptions,
                  on_frame: FrameCallback, packet_sink: PacketSink | None,
-                 open_slots: threading.BoundedSemaphore,
+                 open_slots: threading.BoundedSemaphore, wave: WaveRunner,
                  frame_wanted: Callable[[], bool] | None = None,
-                 on_segment: SegmentCallback | None = None) -> None:
+                 on_segment: SegmentCallback | None = None,
+                 on_state: Callable[[StreamHealth], None] | None = None) -> None:
         self.stream = stream
         self.open_slots = open_slots
+        self.wave = wave
         self.frame_wanted = frame_wanted
         self.options = options
         self.on_frame = on_frame
         self.health = StreamHealth()
         self.stop = threading.Event()
+        # What each connection's backoff waits on: set by a stop or a recovery wave.
+        self.wake = threading.Event()
+        self.health.on_change = self._state_listener(self.wake, on_state)
         self.recorder: CameraRecorder | None = None
         if stream.record is not None:
             self.recorder = CameraRecorder(stream.camera_id, stream.record,
@@ -131,30 +145,51 @@ class _Worker:
         self.record_thread: threading.Thread | None = None
         if self.recorder is not None and stream.record_url is not None:
             self.record_health = StreamHealth()
+            self.record_wake = threading.Event()
+            self.record_health.on_change = self._state_listener(self.record_wake, None)
             self.record_thread = threading.Thread(
                 target=self._record_loop, name=f"rec-{stream.camera_id}", daemon=True)
+
+    def _state_listener(self, wake: threading.Event,
+                        then: Callable[[StreamHealth], None] | None
+                        ) -> Callable[[StreamHealth], None]:
+        def changed(health: StreamHealth) -> None:
+            if health.state is StreamState.ONLINE:
+                self.wave.connected(wake)
+            if then is not None:
+                then(health)
+        return changed
 
     def start(self) -> None:
         self.thread.start()
         if self.record_thread is not None:
             self.record_thread.start()
 
+    def halt(self) -> None:
+        """Stop reading, also out of a backoff wait. (After the stop, a reader thread
+        tells the wave nothing more that it could act on.)"""
+        self.stop.set()
+        wakes = [self.wake] + ([self.record_wake] if self.record_thread is not None else [])
+        for wake in wakes:
+            wake.set()
+            self.wave.forget(wake)
+
     def _loop(self) -> None:
         cam = self.stream.camera_id
         own = self.recorder if self.stream.record_url is None else None
-        self._read_until_stopped(self.stream.url, self.health, self.packet_sink,
+        self._read_until_stopped(self.stream.url, self.health, self.wake, self.packet_sink,
                                  lambda frame: self.on_frame(cam, frame), self.frame_wanted,
                                  own, self.stream.decode_fps)
 
     def _record_loop(self) -> None:
         """The recorded stream's own connection: packets to the recorder, no decoding."""
         assert self.stream.record_url is not None and self.recorder is not None
-        self._read_until_stopped(self.stream.record_url, self.record_health, self.recorder,
-                                 lambda _frame: None, lambda: False, self.recorder,
-                                 self.stream.decode_fps)
+        self._read_until_stopped(self.stream.record_url, self.record_health, self.record_wake,
+                                 self.recorder, lambda _frame: None, lambda: False,
+                                 self.recorder, self.stream.decode_fps)
 
-    def _read_until_stopped(self, url: str, health: StreamHealth, sink: PacketSink | None,
-                            on_frame: Callable[[Frame], None],
+    def _read_until_stopped(self, url: str, health: StreamHealth, wake: threading.Event,
+                            sink: PacketSink | None, on_frame: Callable[[Frame], None],
                             frame_wanted: Callable[[], bool] | None,
                             recorder: CameraRecorder | None, decode_fps: float) -> None:
         cam = self.stream.camera_id
@@ -168,6 +203,8 @@ class _Worker:
             if health.state in (StreamState.ONLINE, StreamState.DISABLED):
                 health.set_state(StreamState.CONNECTING)
             health.attempts += 1
+            self.wave.attempting(wake)
+            network_failure = False
             reader = StreamReader(url, health, on_frame, reader_options, sink,
                                   self.open_slots, frame_wanted)
             started = time.monotonic()
@@ -191,6 +228,7 @@ class _Worker:
                 else:
                     auth_backoff.reset()
                     delay = backoff.next_delay()
+                    network_failure = err.reason in NETWORK_REASONS
                 log.warning("stream failed", camera_id=cam, state=err.state.value,
                             error=err.message, retry_in_s=round(delay, 1),
                             recording_only=recorder is not None and sink is recorder)
@@ -206,7 +244,19 @@ class _Worker:
                     # next connection's first keyframe, and the gap between them shows.
                     recorder.connection_ended(
                         None if self.stop.is_set() else RecordingReason.NO_STREAM)
-            self.stop.wait(delay)
+            # A recovery wave may cut the wait short, as a stop does.
+            self.wave.sleep(wake, delay, network_failure, self.stop)
+
+
+def _for_camera(on_state: Callable[[str, StreamHealth], None] | None, camera_id: str
+                ) -> Callable[[StreamHealth], None] | None:
+    if on_state is None:
+        return None
+    listener = on_state
+
+    def changed(health: StreamHealth) -> None:
+        listener(camera_id, health)
+    return changed
 
 
 def _both(first: PacketSink | None, second: PacketSink) -> PacketSink:
@@ -237,6 +287,8 @@ class Supervisor:
         self._rings: dict[str, PacketRing] = {}
         self._lock = threading.Lock()
         self._open_slots = threading.BoundedSemaphore(self.options.max_concurrent_opens)
+        self._wave = WaveRunner(self.options.recovery_attempts_per_s,
+                                rewake_after_s=self.options.backoff_cap_s)
         _limit_malloc_arenas()
 
     def apply(self, stream: CameraStream) -> None:
@@ -246,13 +298,11 @@ class Supervisor:
             if current is not None and current.stream == stream:
                 return
             if current is not None:
-                current.stop.set()
+                current.halt()
             worker = _Worker(stream, self.options, self.on_frame,
                              self._packet_sink(stream.camera_id), self._open_slots,
-                             self.frame_wanted, self.on_segment)
-            if self.on_state is not None:
-                on_state, cam = self.on_state, stream.camera_id
-                worker.health.on_change = lambda health: on_state(cam, health)
+                             self._wave, self.frame_wanted, self.on_segment,
+                             _for_camera(self.on_state, stream.camera_id))
             self._workers[stream.camera_id] = worker
         worker.start()
         log.info("camera reading", camera_id=stream.camera_id,
@@ -285,7 +335,7 @@ class Supervisor:
             self._rings.pop(camera_id, None)
         if worker is None:
             return False
-        worker.stop.set()
+        worker.halt()
         log.info("camera stopped", camera_id=camera_id)
         return True
 
@@ -307,8 +357,9 @@ class Supervisor:
         with self._lock:
             workers = list(self._workers.values())
             self._workers.clear()
+        self._wave.close()
         for worker in workers:
-            worker.stop.set()
+            worker.halt()
         deadline = time.monotonic() + join_timeout_s
         for worker in workers:
             worker.thread.join(max(0.0, deadline - time.monotonic()))

@@ -17,6 +17,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -193,8 +194,11 @@ class ShardedSupervisor:
     def _spawn(self, index: int) -> None:
         parent, child = self._ctx.Pipe()
         results_in, results_out = self._ctx.Pipe(duplex=False)
+        # The recovery waves' attempt rate is the server's: each process gets its share.
+        options = replace(self.options, recovery_attempts_per_s=(
+            self.options.recovery_attempts_per_s / len(self._conns)))
         proc = self._ctx.Process(target=_worker_main, name=f"ingest-{index}", daemon=True,
-                                 args=(child, results_out, self.options, self._setup))
+                                 args=(child, results_out, options, self._setup))
         proc.start()
         results_out.close()
         child.close()

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Python wheels: ffmpeg/ffprobe (tests check
 # streams and clips with it), a compiler for wheels without a binary, and Chromium with a
-# font for the console's browser tests. Installs only what is missing; needs root (or
+# font for the console's browser tests, and nats-server (multi-server mode; the cluster
+# tests start their own). Installs only what is missing; needs root (or
 # sudo) the first time.
 set -euo pipefail
 
-PACKAGES=(ffmpeg gcc chromium fonts-dejavu-core)
+PACKAGES=(ffmpeg gcc chromium fonts-dejavu-core nats-server)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

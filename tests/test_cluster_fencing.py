@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.cluster_topology import Nats
+from bench.tcp_proxy import CuttableProxy
 from camera_center.alerts.models import Alert
 from camera_center.alerts.store import AlertStore, Candidate
 from camera_center.cluster.leases import LeaseStore, LeaseToken, StaleLease
@@ -27,6 +28,8 @@ from camera_center.cluster.relays import (
 from camera_center.events import Event, EventBus
 from camera_center.recording.index import RecordingIndex
 from camera_center.recording.models import Segment
+from camera_center.recording.service import Recordings
+from camera_center.settings import load_settings
 from camera_center.storage import migrate
 from camera_center.storage.engine import Database
 from ingest.recorder import SegmentInfo
@@ -156,3 +159,44 @@ def test_alert_events_cross_to_another_server_once_in_order_nats_or_not(
         _on_db(database_url, body)
     finally:
         nats.stop()
+
+
+def test_segments_announced_while_the_database_is_away_are_indexed_once_it_is_back(
+        database_url: str, tmp_path: Path) -> None:
+    host_port = database_url.split("@", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    proxy = CuttableProxy(host, int(port or 5432)).start()
+    settings = load_settings(None, data_dir=str(tmp_path / "data"),
+                             database={"url": database_url})
+
+    async def body(db: Database) -> None:
+        cut_db = Database(database_url.replace(host_port, f"127.0.0.1:{proxy.port}"))
+        recordings = Recordings(settings, cut_db, EventBus())
+        await recordings.start()
+        try:
+            proxy.cut()
+            for i in range(3):  # each opened, then closed 10 s later
+                for final in (False, True):
+                    start = 1000.0 + 10 * i
+                    recordings.on_segment(SegmentInfo(
+                        camera_id="c1", stream="sub", path=f"c1/{i}.mp4", start=start,
+                        end=start + 10 * final, bytes=1000 * final, codec="h264",
+                        width=640, height=360, final=final))
+            await asyncio.sleep(2.5)              # a few failed attempts meanwhile
+            proxy.restore()
+            for _ in range(100):
+                async with db.session() as s:
+                    paths = set((await s.scalars(select(Segment.path)
+                                                 .where(Segment.closed.is_(True)))).all())
+                if len(paths) == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert paths == {"c1/0.mp4", "c1/1.mp4", "c1/2.mp4"}
+        finally:
+            await recordings.stop()
+            await cut_db.close()
+
+    try:
+        _on_db(database_url, body)
+    finally:
+        proxy.stop()

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from camera_center.aio import cancel_all
 from camera_center.alerts.live import FeedItem
 from camera_center.alerts.models import AlertEvent
 from camera_center.cluster.link import ALERTS, REGISTRY, ClusterLink, as_json_bytes
@@ -42,11 +43,7 @@ class _Loops:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
 
 

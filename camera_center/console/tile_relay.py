@@ -13,12 +13,12 @@ it (a worker died and its leases have not run out yet).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import struct
 import time
 from typing import TYPE_CHECKING, Any
 
+from camera_center.aio import cancel_all
 from camera_center.cluster.link import HEALTH, TILES, WANTED, ClusterLink, as_json_bytes
 from camera_center.console.wall_feed import PERIOD_S, SnapshotCache, Tile
 from camera_center.logs import get_logger
@@ -113,11 +113,7 @@ class TilePublisher:
             await asyncio.sleep(HEALTH_EVERY_S)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
 
 
 def tile_of(message: bytes) -> Tile:

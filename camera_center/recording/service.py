@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from camera_center.alerts.lifecycle import OPEN
 from camera_center.alerts.models import Alert
@@ -35,6 +36,9 @@ ALERT_HOLD_MARGIN_S = 60.0
 # alert holding the footage retention must delete would keep the disk full).
 _HOLDLESS_KINDS = ("storage_low", "camera_offline")
 _STORAGE_REASONS = ("storage_low", "disk_full")
+# Segment announcements kept while the database is away: 400 cameras announce about 13
+# a second with 1-minute segments, so this is over ten minutes of them.
+_PENDING_MAX = 10_000
 
 
 class Recordings:
@@ -87,8 +91,18 @@ class Recordings:
     async def _flush(self) -> None:
         with self._pending_lock:
             batch, self._pending = self._pending, []
-        if batch:
+        if not batch:
+            return
+        try:
             await self.index.record(batch)
+        except (DBAPIError, OSError) as exc:
+            # The database away (a restart, a network cut): the footage is on disk, so
+            # its index entries wait and go in once it answers, oldest first.
+            with self._pending_lock:
+                self._pending[:0] = batch[-_PENDING_MAX:]
+            log.warning("recording index waits for the database", segments=len(batch),
+                        error=type(exc).__name__)
+            raise
 
     async def _index_loop(self) -> None:
         assert self._wake is not None
@@ -97,6 +111,9 @@ class Recordings:
             self._wake.clear()
             try:
                 await self._flush()
+            except (DBAPIError, OSError):
+                await asyncio.sleep(1.0)
+                self._wake.set()  # try again
             except Exception:
                 log.exception("recording index update failed")
                 await asyncio.sleep(1.0)

@@ -169,6 +169,40 @@ def test_a_paused_page_whose_footage_did_not_load_asks_again(console: Console,
     expect(overlay).to_be_hidden()
 
 
+def test_a_second_in_a_gap_before_footage_says_so_without_asking_again_and_again(
+        console: Console, page: Page) -> None:
+    """The server answers a second that fell between two recordings with the footage
+    that follows the gap: the paused cell says there is no footage at that moment and
+    does not reload in a loop (seen under load: eight loads a second, nothing shown)."""
+    began = recorded_for(console, "cam001", 20)
+    asked: list[str] = []
+
+    def after_a_gap(route: Route) -> None:
+        asked.append(route.request.url)
+        response = route.fetch()
+        first = datetime.fromisoformat(response.headers["x-recording-start"])
+        shifted = datetime.fromtimestamp(first.timestamp() + 4, UTC)
+        route.fulfill(response=response, headers={
+            **response.headers,
+            "x-recording-start": shifted.isoformat(timespec="milliseconds")})
+
+    page.route("**/api/v1/recordings/cam001/play?*", after_a_gap)
+    console.sign_in(page, "operator.du")
+    at = began + 5
+    page.goto(f"{console.url}/playback?cameras=cam001&t={at_param(at)}")
+    # Playwright's sync API runs route handlers only while the test waits in it.
+    for _ in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked, "the footage was never asked for"
+    overlay = page.locator(".pb-cell[data-camera-id=cam001] .overlay")
+    expect(overlay).to_contain_text("Không có ghi hình lúc này")
+    loads = len(asked)
+    page.wait_for_timeout(2000)
+    assert len(asked) == loads <= 2, f"{len(asked)} loads of one paused second"
+
+
 @pytest.mark.slow  # ~10 s of H.265 footage recorded first
 def test_an_alert_opens_its_playback_and_h265_is_said_plainly(console: Console,
                                                               page: Page) -> None:

@@ -274,7 +274,17 @@ async function load(cam, at) {
     if (previous) URL.revokeObjectURL(previous);
     await ready;
     if (cell.loading !== ctl) return;
-    cell.window = { start, end: start + cell.video.duration * 1000 };
+    const end = start + cell.video.duration * 1000;
+    // Footage that stops before the asked second: nothing to show there (asked again
+    // after the retry delay, not in a loop of loads).
+    if (at >= end) {
+      failed("pbNoFootage");
+      return;
+    }
+    // Footage may begin after the asked second (it fell in a gap between recordings):
+    // the window still answers for it, from "from", so the clock is not asked again
+    // until it moves on.
+    cell.window = { from: Math.min(at, start), start, end };
     cell.loading = null;
     cell.error = null;
     show(cell, "");
@@ -303,11 +313,16 @@ function align(cam, force = false) {
   const w = cell.window;
   const nearEnd = w && state.playing && T > w.end - 300 * state.speed;
   const waiting = w && w.empty && T >= w.start && T < w.end && performance.now() < w.retryAt;
-  if (!w || T < w.start || T >= w.end || nearEnd || (w.empty && !waiting)) {
+  if (!w || T < (w.from ?? w.start) || T >= w.end || nearEnd || (w.empty && !waiting)) {
     if (!cell.loading && !waiting) load(cam, T);
     return;
   }
   if (w.empty) return;
+  if (T < w.start) {  // in a gap before the window's footage
+    if (!cell.video.paused) cell.video.pause();
+    show(cell, t("pbNoFootage"));
+    return;
+  }
   show(cell, cell.error ? t(cell.error) : "");
   const want = (T - w.start) / 1000;
   const v = cell.video;
