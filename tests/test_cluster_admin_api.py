@@ -100,6 +100,20 @@ def test_admin_pins_a_camera_to_a_worker_and_unpins_it(world: World) -> None:
     assert unpinned["target_id"] == "du-001" and unpinned["detail"] == {"node_id": "w2"}
 
 
+def test_a_deleted_camera_loses_its_pin_and_comes_back_unpinned(world: World) -> None:
+    c = world.client
+    assert c.post("/api/v1/cameras", headers=world.admin, json=camera_body()).status_code == 201
+    beat(world, "w1")
+    r = c.put("/api/v1/cluster/pins/du-001", json={"node_id": "w1"}, headers=world.admin)
+    assert r.status_code == 200, r.text
+    assert c.delete("/api/v1/cameras/du-001", headers=world.admin).status_code == 204
+    assert c.get("/api/v1/cluster/pins", headers=world.admin).json() == {"items": []}
+    # Registered again under the same id, it follows the ordinary plan.
+    assert c.post("/api/v1/cameras", headers=world.admin, json=camera_body()).status_code == 201
+    [placed] = call(c, services_of(c).pins.placement)
+    assert placed.camera_id == "du-001" and placed.pinned_to is None
+
+
 def test_the_server_itself_takes_pins_in_single_server_mode(world: World) -> None:
     """One server (role all) reads cameras: a camera may be pinned to it."""
     c = world.client

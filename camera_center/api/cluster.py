@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
 from camera_center.api.deps import Admin, ServicesDep
 from camera_center.audit import log as audit
@@ -142,7 +143,10 @@ async def pin(body: PinIn, who: Admin, services: ServicesDep,
         raise UnprocessableEntity(f"Server '{body.node_id}' is an API server (role "
                                   f"{node.role}): it reads no cameras; pin to a worker "
                                   "(role worker or all).")
-    await services.pins.pin(camera_id, body.node_id)
+    try:
+        await services.pins.pin(camera_id, body.node_id)
+    except IntegrityError:  # the camera was deleted meanwhile (its pins go with it)
+        raise NotFound(f"Camera '{camera_id}' does not exist.") from None
     await _audit(services, who, "camera.pin", "camera", camera_id, {"node_id": body.node_id})
     return PinOut(camera_id=camera_id, node_id=body.node_id)
 

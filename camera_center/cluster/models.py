@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from camera_center.storage.base import Base, UTCDateTime, utcnow
@@ -46,5 +46,7 @@ class CameraPin(Base):
 
     __tablename__ = "camera_pins"
 
-    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Gone with its camera: a camera registered again under the same id starts unpinned.
+    camera_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
     node_id: Mapped[str] = mapped_column(String(64))

@@ -23,6 +23,9 @@ def upgrade() -> None:
         "camera_pins",
         sa.Column("camera_id", sa.String(length=64), nullable=False),
         sa.Column("node_id", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(["camera_id"], ["cameras.id"],
+                                name=op.f("fk_camera_pins_camera_id_cameras"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("camera_id", name=op.f("pk_camera_pins")),
     )
 
