@@ -134,10 +134,7 @@ class LocalCluster:
         self.nats = Nats(root)
         # The servers reach PostgreSQL through a proxy a test can cut (a restart, as
         # they see it); the tests' own reads go straight to it.
-        host_port = self.dsn.split("@", 1)[1].split("/", 1)[0]
-        host, _, port = host_port.partition(":")
-        self.db_proxy = CuttableProxy(host, int(port or 5432))
-        self.server_dsn = self.dsn.replace(host_port, f"127.0.0.1:{self.db_proxy.port}")
+        self.db_proxy, self.server_dsn = CuttableProxy.for_database(self.dsn)
         self.sim = SimProcess(self.sim_cache, cameras=cameras, outages=False)
         self.servers: dict[str, Server] = {}
         self.api: Server | None = None

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import threading
 
+from sqlalchemy.engine import make_url
+
 from camera_sim.process import free_port
 
 
@@ -20,6 +22,14 @@ class CuttableProxy:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="tcp-proxy")
+
+    @classmethod
+    def for_database(cls, url: str) -> tuple[CuttableProxy, str]:
+        """A proxy in front of the database at *url*, and the URL that goes through it."""
+        parsed = make_url(url)
+        proxy = cls(parsed.host or "127.0.0.1", parsed.port or 5432)
+        through = parsed.set(host="127.0.0.1", port=proxy.port)
+        return proxy, through.render_as_string(hide_password=False)
 
     def start(self) -> CuttableProxy:
         self._thread.start()

@@ -8,6 +8,7 @@ GIL while it does); the server's event loop never waits on a camera.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import time
 from collections import Counter
@@ -131,6 +132,7 @@ class _Worker:
         self.stop = threading.Event()
         # What each connection's backoff waits on: set by a stop or a recovery wave.
         self.wake = threading.Event()
+        self.record_wake = threading.Event()  # the same, for the recorded stream's own
         self.health.on_change = self._state_listener(self.wake, on_state)
         self.recorder: CameraRecorder | None = None
         if stream.record is not None:
@@ -145,7 +147,6 @@ class _Worker:
         self.record_thread: threading.Thread | None = None
         if self.recorder is not None and stream.record_url is not None:
             self.record_health = StreamHealth()
-            self.record_wake = threading.Event()
             self.record_health.on_change = self._state_listener(self.record_wake, None)
             self.record_thread = threading.Thread(
                 target=self._record_loop, name=f"rec-{stream.camera_id}", daemon=True)
@@ -169,8 +170,7 @@ class _Worker:
         """Stop reading, also out of a backoff wait. (After the stop, a reader thread
         tells the wave nothing more that it could act on.)"""
         self.stop.set()
-        wakes = [self.wake] + ([self.record_wake] if self.record_thread is not None else [])
-        for wake in wakes:
+        for wake in (self.wake, self.record_wake):
             wake.set()
             self.wave.forget(wake)
 
@@ -248,17 +248,6 @@ class _Worker:
             self.wave.sleep(wake, delay, network_failure, self.stop)
 
 
-def _for_camera(on_state: Callable[[str, StreamHealth], None] | None, camera_id: str
-                ) -> Callable[[StreamHealth], None] | None:
-    if on_state is None:
-        return None
-    listener = on_state
-
-    def changed(health: StreamHealth) -> None:
-        listener(camera_id, health)
-    return changed
-
-
 def _both(first: PacketSink | None, second: PacketSink) -> PacketSink:
     if first is None:
         return second
@@ -302,7 +291,8 @@ class Supervisor:
             worker = _Worker(stream, self.options, self.on_frame,
                              self._packet_sink(stream.camera_id), self._open_slots,
                              self._wave, self.frame_wanted, self.on_segment,
-                             _for_camera(self.on_state, stream.camera_id))
+                             None if self.on_state is None
+                             else functools.partial(self.on_state, stream.camera_id))
             self._workers[stream.camera_id] = worker
         worker.start()
         log.info("camera reading", camera_id=stream.camera_id,

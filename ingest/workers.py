@@ -184,6 +184,10 @@ class ShardedSupervisor:
         self._request_ids = itertools.count(1)
         self._running = True
         self.restarts = 0
+        # The recovery waves' attempt rate is the server's: each process gets its share.
+        self._process_options = replace(
+            self.options,
+            recovery_attempts_per_s=self.options.recovery_attempts_per_s / workers)
         # Placeholders only: _spawn(i) below puts each worker's pipe in before any use.
         self._conns: list[Connection] = [None] * workers  # type: ignore[list-item]
         self._procs: list[Any] = [None] * workers
@@ -194,11 +198,9 @@ class ShardedSupervisor:
     def _spawn(self, index: int) -> None:
         parent, child = self._ctx.Pipe()
         results_in, results_out = self._ctx.Pipe(duplex=False)
-        # The recovery waves' attempt rate is the server's: each process gets its share.
-        options = replace(self.options, recovery_attempts_per_s=(
-            self.options.recovery_attempts_per_s / len(self._conns)))
         proc = self._ctx.Process(target=_worker_main, name=f"ingest-{index}", daemon=True,
-                                 args=(child, results_out, options, self._setup))
+                                 args=(child, results_out, self._process_options,
+                                       self._setup))
         proc.start()
         results_out.close()
         child.close()

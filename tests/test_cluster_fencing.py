@@ -163,14 +163,13 @@ def test_alert_events_cross_to_another_server_once_in_order_nats_or_not(
 
 def test_segments_announced_while_the_database_is_away_are_indexed_once_it_is_back(
         database_url: str, tmp_path: Path) -> None:
-    host_port = database_url.split("@", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.partition(":")
-    proxy = CuttableProxy(host, int(port or 5432)).start()
+    proxy, through_proxy = CuttableProxy.for_database(database_url)
+    proxy.start()
     settings = load_settings(None, data_dir=str(tmp_path / "data"),
                              database={"url": database_url})
 
     async def body(db: Database) -> None:
-        cut_db = Database(database_url.replace(host_port, f"127.0.0.1:{proxy.port}"))
+        cut_db = Database(through_proxy)
         recordings = Recordings(settings, cut_db, EventBus())
         await recordings.start()
         try:

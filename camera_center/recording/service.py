@@ -99,7 +99,7 @@ class Recordings:
             # The database away (a restart, a network cut): the footage is on disk, so
             # its index entries wait and go in once it answers, oldest first.
             with self._pending_lock:
-                self._pending[:0] = batch[-_PENDING_MAX:]
+                self._pending = (batch + self._pending)[-_PENDING_MAX:]
             log.warning("recording index waits for the database", segments=len(batch),
                         error=type(exc).__name__)
             raise
