@@ -295,7 +295,7 @@ class LocalCluster:
             if server.role != "worker" or not server.alive:
                 continue
             with contextlib.suppress(httpx.HTTPError):
-                r = httpx.get(f"{server.url}/internal/v1/cameras", timeout=2,
+                r = httpx.get(f"{server.url}/internal/v1/cameras", timeout=4,
                               headers={"X-Cluster-Secret": self.secret})
                 if r.status_code == 200:
                     out[name] = r.json()

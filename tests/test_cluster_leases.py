@@ -9,6 +9,7 @@ import pytest
 
 from camera_center.cluster.lease_clock import LeaseClock
 from camera_center.cluster.leases import LeaseStore, LeaseToken, StaleLease, fence
+from camera_center.cluster.membership import MemberOptions
 from camera_center.cluster.nodes import NodeRegistry, NodeState, node_state
 from camera_center.storage import migrate
 from camera_center.storage.engine import Database
@@ -40,6 +41,33 @@ def test_a_worker_resumed_after_a_pause_longer_than_its_lease_is_past_its_deadli
 def test_a_margin_as_long_as_the_lease_is_refused() -> None:
     with pytest.raises(ValueError, match="margin"):
         LeaseClock(ttl_s=5, margin_s=5)
+
+
+def _keeps_its_leases_through(outage_s: float, options: MemberOptions,
+                              period_s: float) -> bool:
+    """A worker renewed its leases at 0 and its next round (at *period_s*) meets a database
+    that stays away *outage_s*: is its deadline still ahead when a round gets through?
+    The worst phase: the outage begins just before that round."""
+    clock = LeaseClock(options.lease_s, options.margin_s)
+    clock.renewed(sent_at=0.0)
+    now, back_at = period_s, period_s + outage_s
+    while now < back_at:    # every round until the database answers fails
+        now += options.pause_after(period_s, failed=True)
+    return clock.valid(now)
+
+
+def test_after_a_failed_round_the_next_comes_soon_so_a_restart_keeps_the_cameras() -> None:
+    options = MemberOptions(lease_s=8.0, margin_s=1.0)
+    period = options.lease_s / 4
+    assert options.pause_after(period, failed=False) == period
+    # The default lease rides out a database restart of up to 4.5 s: a round every
+    # 0.5 s after a failure catches the database as soon as it is back.
+    assert _keeps_its_leases_through(4.4, options, period)
+    assert not _keeps_its_leases_through(4.6, options, period)
+    # Waiting a whole round after a failure stops every camera after 4 s already.
+    patient = MemberOptions(lease_s=8.0, margin_s=1.0, retry_s=period)
+    assert _keeps_its_leases_through(3.9, patient, period)
+    assert not _keeps_its_leases_through(4.1, patient, period)
 
 
 def test_node_states_follow_heartbeat_age() -> None:
