@@ -220,7 +220,10 @@ class Services:
             webhooks=WebhookStore(db, cipher),
             webhook_dispatcher=WebhookDispatcher(db, bus, cipher, settings.webhooks,
                                                  keep_days=settings.retention.alert_events_days),
-            mqtt=MqttPublisher(db, bus, settings.mqtt) if settings.mqtt.enabled else None,
+            mqtt=MqttPublisher(db, bus, settings.mqtt, node_id_of(settings)
+                               if settings.cluster.role != "all" else None,
+                               alerts=settings.cluster.role != "worker")
+            if settings.mqtt.enabled else None,
             metrics=Metrics(), recordings=Recordings(settings, db, bus),
             nodes=NodeRegistry(db, settings.cluster.heartbeat_s), pins=PinStore(db),
         )
@@ -285,6 +288,7 @@ class Services:
         self.recordings.index.node_id = node_id  # it records nothing: repairs nothing
         self.recordings.index.fetch = self.remote_files.segment
         self.alerts.media.fetch = self.remote_files.media
+        self.recordings.exports.fetch = self.remote_files.export
         await self._start_alerts(delivery=True)
         await self.recordings.start()
         self.cluster_parts = [AlertRelay(self.db, self.bus, self.link),
@@ -319,6 +323,9 @@ class Services:
         receiver = RegistryReceiver(self.bus, self.link)
         await receiver.start()
         fleet = await self._start_fleet(owned=owned)
+        if self.mqtt is not None:  # its cameras' statuses; the API servers send alerts
+            self.mqtt.still_watched = self.cameras.is_enabled
+            await self.mqtt.start()
         tiles = TilePublisher(fleet, self.link, heartbeat.node_id)
         self.cluster_parts = [AlertDoorbell(self.bus, self.link), tiles]
         for part in self.cluster_parts:

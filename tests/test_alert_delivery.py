@@ -4,7 +4,6 @@ restart, MQTT reaches a real subscriber on the local Mosquitto."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -14,11 +13,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 from pydantic import SecretStr
 from websockets.exceptions import InvalidStatus
@@ -32,6 +29,7 @@ from camera_center.registry.schemas import CameraCreate
 from camera_center.settings import Settings
 from camera_sim.process import SimProcess, free_port
 from tests.conftest import AREAS, PASSWORD, USERS
+from tests.delivery_receivers import MqttListener, Receiver
 from tests.waiting import wait_until
 
 
@@ -188,35 +186,6 @@ def received(ws: Any, n: int) -> list[dict[str, Any]]:
     return events
 
 
-class Receiver:
-    """A webhook receiver on loopback that can be down (503) for a while."""
-
-    def __init__(self) -> None:
-        self.down = True
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.down:
-                    self.send_response(503)
-                else:
-                    receiver.got.append((dict(self.headers), body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
 def test_webhooks_deliver_every_alert_once_through_an_outage_and_a_restart(
         live_settings: Settings) -> None:
     receiver = Receiver()
@@ -302,40 +271,6 @@ def test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_and_can_be_retrie
             assert r.status_code == 409 and "only dead deliveries" in r.json()["detail"]
     finally:
         receiver.close()
-
-
-class MqttListener:
-    def __init__(self, topic: str) -> None:
-        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
-        self.seen: list[tuple[str, bytes, bool]] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"test-{uuid.uuid4().hex[:8]}")
-        self.client.on_message = lambda _c, _u, m: self.messages.put(
-            (m.topic, m.payload, bool(m.retain)))
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *_a: subscribed.set()
-        self.client.connect("127.0.0.1", 1883)
-        self.client.subscribe(topic, qos=1)
-        self.client.loop_start()
-        assert subscribed.wait(5)
-
-    def wait_for(self, match: Callable[[str, bytes], bool], timeout: float = 20
-                 ) -> tuple[str, bytes, bool]:
-        """The first message, received so far or within *timeout*, that matches."""
-
-        def received() -> list[tuple[str, bytes, bool]]:
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self.seen.append(self.messages.get_nowait())
-            return self.seen
-
-        seen = wait_until(received, timeout, "a matching MQTT message",
-                          until=lambda seen: any(match(t, p) for t, p, _r in seen))
-        return next(m for m in seen if match(m[0], m[1]))
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def test_mqtt_gets_alerts_even_after_a_broker_outage_and_camera_status_retained(

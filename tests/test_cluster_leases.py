@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from camera_center.auth.roles import system_principal
 from camera_center.cluster.lease_clock import LeaseClock
 from camera_center.cluster.leases import LeaseStore, LeaseToken, StaleLease, fence
 from camera_center.cluster.membership import MemberOptions
@@ -184,8 +185,8 @@ def test_servers_register_by_heartbeat_and_draining_outlives_a_restart(
                 await nodes.heartbeat(node, role, f"http://{node}:8081", "0.1", 1.0,
                                       cameras=0 if role == "api" else 20, cpu_percent=30,
                                       load=0.4)
-            assert await nodes.set_draining("w2", True)
-            assert not await nodes.set_draining("nope", True)
+            assert await nodes.set_draining("w2", True, system_principal("test"))
+            assert not await nodes.set_draining("nope", True, system_principal("test"))
             await nodes.heartbeat("w2", "worker", "http://w2:8081", "0.2", 2.0, 5, 10, 0.1)
             listed = {n.node_id: n for n in await nodes.list()}
             assert listed["w2"].draining and listed["w2"].state is NodeState.DRAINING

@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from camera_center.auth.roles import system_principal
 from camera_center.cluster.assignment import Camera
 from camera_center.cluster.heartbeat import Heartbeat
 from camera_center.cluster.leases import LeaseStore, LeaseToken
@@ -121,7 +122,7 @@ def test_workers_share_the_cameras_fail_over_rejoin_and_drain(database_url: str)
             assert sum(1 for c, n in before.items() if center.readers[c] != n) == 15
 
             # Draining w1 empties it; nobody is left without a camera's reader.
-            assert await NodeRegistry(db, BEAT_S).set_draining("w1", True)
+            assert await NodeRegistry(db, BEAT_S).set_draining("w1", True, system_principal("test"))
             await center.rounds(6, "w1", "w2", "w3", "w4")
             assert "w1" not in center.counts() and len(center.readers) == 60
             assert center.counts() == {"w2": 20, "w3": 20, "w4": 20}

@@ -4,7 +4,8 @@ nats-server of the test's own and 60 simulated cameras (``bench.cluster_topology
 
 The scenarios run in order on one cluster (starting it takes about 20 s): the fleet
 shared, the wall and the alerts through the API server, a worker killed, a worker
-paused past its leases, NATS restarted, a fourth worker joining, a worker drained.
+paused past its leases, NATS restarted, PostgreSQL cut, a fourth worker joining, a worker
+drained, a second API server sharing the webhooks and handing out the first's exports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from websockets.sync.client import connect as ws_connect
 
 from bench.cluster_topology import AlertSocket, LocalCluster
 from bench.glass_to_glass import lan_address
+from tests.delivery_receivers import MqttListener, Receiver
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -33,12 +36,19 @@ pytestmark = pytest.mark.slow
 CAMERAS = 60
 LEASE_S = 6.0
 FAILOVER_S = 15.0  # the issue's bound: a dead worker's cameras online elsewhere
+MQTT_PREFIX = f"cc-cluster-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     root: Path = tmp_path_factory.mktemp("cluster")
-    with LocalCluster(root, cameras=CAMERAS, workers=3, lease_s=LEASE_S) as c:
+    # Retention (and the sweep of deleted exports' packages) every 5 s instead of 60;
+    # MQTT on the machine's Mosquitto, under a prefix of this run's own.
+    with LocalCluster(root, cameras=CAMERAS, workers=3, lease_s=LEASE_S, extra_env={
+            "CAMERA_CENTER_RECORDING__RETENTION_EVERY_S": "5",
+            "CAMERA_CENTER_MQTT__ENABLED": "true",
+            "CAMERA_CENTER_MQTT__TOPIC_PREFIX": MQTT_PREFIX,
+            "CAMERA_CENTER_MQTT__STATUS_EVERY_S": "1"}) as c:
         # Every camera gets an offline rule: a camera stopped at the simulator raises an
         # alert on whichever worker reads it.
         assert c.http is not None
@@ -403,3 +413,93 @@ def test_a_joining_worker_takes_cameras_gradually_and_a_drained_one_empties(
     with pytest.raises(httpx.HTTPStatusError):
         httpx.get(f"{c.servers['worker-4'].url}/internal/v1/cameras",
                   timeout=2).raise_for_status()  # no secret, no answer
+
+
+def test_a_second_api_server_hands_out_exports_and_shares_the_webhooks(
+        cluster: LocalCluster) -> None:
+    c = cluster
+    assert c.http is not None
+    online = wait_until(lambda: all_online(c), 60, "every camera online", interval_s=1)
+    api2 = c.start_server("api-2", "api")
+    # The same sessions table and signing secret: a token from one is good at the other.
+    http2 = httpx.Client(base_url=api2.url, timeout=30, headers=c.http.headers)
+    receiver = Receiver()
+    receiver.down = False
+    mqtt = MqttListener(f"{MQTT_PREFIX}/#")
+    try:
+        # MQTT: every camera's status, retained, from the worker reading it (cameras
+        # moved by the earlier scenarios included), and every server's presence.
+        def latest() -> dict[str, bytes]:
+            mqtt.wait_for(lambda _t, _p: True, timeout=10)
+            return {t: p for t, p, _r in mqtt.seen}
+
+        def statuses() -> dict[str, str]:
+            return {t.split("/")[-2]: json.loads(p)["state"] for t, p in latest().items()
+                    if "/cameras/" in t and p}
+
+        wait_until(lambda: sorted(cam for cam, state in statuses().items()
+                                  if state == "online") == sorted(
+            cam for cams in online.values() for cam in cams), 30,
+                   lambda: f"every camera online on MQTT: {statuses()}", interval_s=1)
+        def presence() -> dict[str, bytes]:
+            return {t.split("/")[-2]: p for t, p in latest().items() if "/servers/" in t}
+
+        wait_until(lambda: all(presence().get(name) == b"online"
+                               for name in ("api-1", "api-2", "worker-1")), 20,
+                   lambda: f"the servers' presence on MQTT: {presence()}", interval_s=0.5)
+
+        # Webhooks: both API servers dispatch; each alert event is posted once.
+        r = c.http.post("/api/v1/webhooks", json={"name": "Trực ban", "url": receiver.url})
+        assert r.status_code == 201, r.text
+        cams = [fresh(cams) for cams in online.values() if cams - _STOPPED][:2]
+        for cam in cams:
+            stop_camera(c, cam)
+
+        def created() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for headers, body in receiver.got:
+                message = json.loads(body)
+                if message["event"] == "alert.created":
+                    out.setdefault(message["alert"]["camera_id"], []).append(
+                        headers["X-Camera-Center-Event-Id"])
+            return out
+
+        wait_until(lambda: set(cams) <= set(created()), 40,
+                   lambda: f"a webhook for each of {cams}: {created()}", interval_s=0.5)
+        time.sleep(3)  # a second post would come by now
+        posted = [h["X-Camera-Center-Event-Id"] for h, _b in receiver.got]
+        assert len(posted) == len(set(posted)), f"posted twice: {posted}"
+        # ... and published once on MQTT.
+        latest()
+        published = [json.loads(p)["event_id"] for t, p, _r in mqtt.seen
+                     if "/alerts/" in t and json.loads(p)["alert"]["camera_id"] in cams]
+        assert published and len(published) == len(set(published)), published
+
+        # An export asked of api-1 (footage from whichever workers recorded it) is
+        # handed out by api-2 as the same package; deleted through api-2, it is gone
+        # from both and api-1 removes the package from its disk.
+        start = time.time() - 40
+        r = c.http.post("/api/v1/exports", json={
+            "cameras": [cams[0]], "start": _iso(start), "end": _iso(start + 15),
+            "reason": "Kiểm tra hai máy chủ", "case_number": "VV-2026/215"})
+        assert r.status_code == 202, r.text
+        export_id = r.json()["id"]
+        done = wait_until(lambda: c.http.get(f"/api/v1/exports/{export_id}").json()
+                          if c.http else None, 60, "the export",
+                          until=lambda e: e["state"] in ("done", "failed"), interval_s=0.5)
+        assert done["state"] == "done", done
+        here = c.http.get(done["download"])
+        there = http2.get(done["download"])
+        assert here.status_code == there.status_code == 200, there.text
+        assert there.content == here.content and there.content[:2] == b"PK"
+        package = c.servers["api-1"].data_dir / "exports" / f"{export_id}.zip"
+        assert package.is_file()
+        assert http2.delete(f"/api/v1/exports/{export_id}").status_code == 204
+        assert c.http.get(done["download"]).status_code == 404
+        wait_until(lambda: not package.exists(), 30,
+                   "api-1 removes the package deleted through api-2", interval_s=0.5)
+    finally:
+        mqtt.close()
+        receiver.close()
+        http2.close()
+        c.stop_server("api-2")

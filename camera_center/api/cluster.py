@@ -5,15 +5,13 @@ worker before maintenance, and cameras pinned to a worker."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from camera_center.api.deps import Admin, ServicesDep
-from camera_center.audit import log as audit
-from camera_center.auth.roles import Principal
 from camera_center.cluster.nodes import Node, NodeState
 from camera_center.errors import NotFound, UnprocessableEntity, problem_responses
 from camera_center.services import Services
@@ -80,14 +78,6 @@ async def _node(services: Services, node_id: str) -> Node | None:
     return next((n for n in await services.nodes.list() if n.node_id == node_id), None)
 
 
-async def _audit(services: Services, who: Principal, action: str, target_type: str,
-                 target_id: str, detail: dict[str, Any] | None = None) -> None:
-    async with services.db.session() as s:
-        audit.record(s, who, action, target_type=target_type, target_id=target_id,
-                     detail=detail)
-        await s.commit()
-
-
 @router.get("/nodes", response_model=NodeList, summary="The center's servers")
 async def nodes(_admin: Admin, services: ServicesDep) -> NodeList:
     listed = await services.nodes.list()
@@ -111,10 +101,8 @@ async def drain(body: DrainIn, who: Admin, services: ServicesDep,
     if node.role not in _READERS:
         raise UnprocessableEntity(f"Server '{node_id}' is an API server (role {node.role}): "
                                   "it reads no cameras, so there is nothing to drain.")
-    if not await services.nodes.set_draining(node_id, body.draining):
+    if not await services.nodes.set_draining(node_id, body.draining, who):
         raise NotFound(f"Server '{node_id}' is no longer known.")
-    await _audit(services, who, "node.drain" if body.draining else "node.undrain",
-                 "node", node_id)
     updated = await _node(services, node_id)
     if updated is None:
         raise NotFound(f"Server '{node_id}' is no longer known.")
@@ -144,18 +132,15 @@ async def pin(body: PinIn, who: Admin, services: ServicesDep,
                                   f"{node.role}): it reads no cameras; pin to a worker "
                                   "(role worker or all).")
     try:
-        await services.pins.pin(camera_id, body.node_id)
+        await services.pins.pin(camera_id, body.node_id, who)
     except IntegrityError:  # the camera was deleted meanwhile (its pins go with it)
         raise NotFound(f"Camera '{camera_id}' does not exist.") from None
-    await _audit(services, who, "camera.pin", "camera", camera_id, {"node_id": body.node_id})
     return PinOut(camera_id=camera_id, node_id=body.node_id)
 
 
 @router.delete("/pins/{camera_id}", status_code=204, responses=problem_responses(404, 422),
                summary="Unpin a camera: it goes back to the ordinary plan")
 async def unpin(who: Admin, services: ServicesDep, camera_id: str = CameraId) -> Response:
-    was = (await services.pins.all()).get(camera_id)
-    if not await services.pins.unpin(camera_id):
+    if not await services.pins.unpin(camera_id, who):
         raise NotFound(f"Camera '{camera_id}' is not pinned to a server.")
-    await _audit(services, who, "camera.unpin", "camera", camera_id, {"node_id": was})
     return Response(status_code=204)

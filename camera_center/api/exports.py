@@ -107,7 +107,7 @@ async def get_export(who: Exporter, services: ServicesDep, export_id: ExportId) 
 async def download_export(who: Exporter, services: ServicesDep,
                           export_id: ExportId) -> FileResponse:
     export = await _mine(services, who, export_id)
-    path = services.recordings.exports.file(export)
+    path = await services.recordings.exports.file(export)
     if path is None:
         raise NotFound(f"Export '{export_id}' is {export.state}: no package to download.")
     async with services.db.session() as session, session.begin():

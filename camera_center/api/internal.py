@@ -1,5 +1,6 @@
 """The internal endpoint: what one server asks of another in multi-server mode (an API
-server fetching a segment a worker recorded, or an alert's picture or clip it stored).
+server fetching a segment a worker recorded, an alert's picture or clip it stored, or an
+export package another API server built).
 
 Not for people: every call carries the center's shared secret (``cluster.secret``) in
 ``X-Cluster-Secret``, and a server without one (a single server) answers none.
@@ -56,6 +57,19 @@ async def media(path: str, services: ServicesDep) -> FileResponse:
     if found is None:
         raise NotFound("No such alert media on this server.")
     return FileResponse(found)
+
+
+@router.get("/exports/{export_id}")
+async def export_package(export_id: str, services: ServicesDep) -> FileResponse:
+    """An export package this server built."""
+    exports = services.recordings.exports
+    export = await exports.get(export_id)
+    if export is None or export.node_id != exports.node_id:
+        raise NotFound(f"Export {export_id} is not on this server.")
+    path = await exports.file(export)
+    if path is None:
+        raise NotFound(f"Export {export_id} has no package on this server.")
+    return FileResponse(path, media_type="application/zip")
 
 
 class ReaderStates(BaseModel):

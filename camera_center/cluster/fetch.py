@@ -1,9 +1,10 @@
-"""An API server's copies of files other servers hold: footage segments and alert media.
+"""An API server's copies of files other servers hold: footage segments and alert media
+(from the workers), export packages (from the API server that built them).
 
-Each is fetched once from the worker that wrote it (its internal endpoint, with the
-cluster secret) into a cache folder, and read from there as if it were local; the
-oldest copies go when the cache passes its size. A segment still being written is
-fetched again on every request (it grows).
+Each is fetched once from the server that wrote it (its internal endpoint, with the
+cluster secret) into a cache folder, streamed to disk, and read from there as if it were
+local; the oldest copies go when the cache passes its size. A segment still being
+written is fetched again on every request (it grows).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import httpx
 from camera_center.cluster.nodes import NodeRegistry
 from camera_center.errors import NotFound
 from camera_center.logs import get_logger
-from camera_center.recording.models import Segment
+from camera_center.recording.models import Export, Segment
 
 log = get_logger(__name__)
 
@@ -46,15 +47,23 @@ class RemoteFiles:
             if not again and await asyncio.to_thread(_touch, target):
                 return target
             url = await self._address(node_id) + url_path
+            part = target.with_suffix(target.suffix + ".part")
             try:
-                response = await self._client.get(url)
+                async with self._client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise NotFound(f"Server '{node_id}' does not have this file "
+                                       f"(HTTP {response.status_code}).")
+                    await asyncio.to_thread(_open_part, part)
+                    async for chunk in response.aiter_bytes(1 << 20):
+                        await asyncio.to_thread(_append, part, chunk)
             except httpx.HTTPError as exc:
+                await asyncio.to_thread(part.unlink, missing_ok=True)
                 raise NotFound(f"Server '{node_id}', which holds this file, does not "
                                f"answer ({type(exc).__name__}).") from None
-            if response.status_code != 200:
-                raise NotFound(f"Server '{node_id}' does not have this file "
-                               f"(HTTP {response.status_code}).")
-            await asyncio.to_thread(_write, target, response.content)
+            except BaseException:  # a full disk, a cancelled request: no half copy left
+                await asyncio.to_thread(part.unlink, missing_ok=True)
+                raise
+            await asyncio.to_thread(os.replace, part, target)
             self.fetched += 1
         await asyncio.to_thread(self._trim)
         return target
@@ -70,6 +79,11 @@ class RemoteFiles:
         node_id = rel.split("/", 1)[0]
         return await self._get(node_id, f"/internal/v1/media/{rel}",
                                self.cache / "media" / rel, again=False)
+
+    async def export(self, export: Export) -> Path:
+        assert export.node_id is not None and export.path is not None
+        return await self._get(export.node_id, f"/internal/v1/exports/{export.id}",
+                               self.cache / "exports" / export.path, again=False)
 
     def _trim(self) -> None:
         files = [(p.stat().st_mtime, p.stat().st_size, p)
@@ -94,8 +108,12 @@ def _touch(target: Path) -> bool:
     return True
 
 
-def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+def _open_part(part: Path) -> None:
+    """An empty file to fetch into (the copy is renamed into place once whole)."""
+    part.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    part.write_bytes(b"")
+
+
+def _append(part: Path, chunk: bytes) -> None:
+    with part.open("ab") as f:
+        f.write(chunk)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 
+from camera_center.audit import log as audit
+from camera_center.auth.roles import Principal
 from camera_center.cluster.models import ClusterNode
 from camera_center.storage.engine import Database, rowcount, upsert_into
 
@@ -78,12 +80,17 @@ class NodeRegistry:
                 index_elements=["node_id"], set_={k: stmt.excluded[k] for k in changed}))
             await s.commit()
 
-    async def set_draining(self, node_id: str, draining: bool) -> bool:
+    async def set_draining(self, node_id: str, draining: bool, who: Principal) -> bool:
+        """False if no such server; audited in the same transaction."""
         async with self.db.session() as s:
             result = await s.execute(update(ClusterNode).where(ClusterNode.node_id == node_id)
                                      .values(draining=draining))
+            if rowcount(result) == 0:
+                return False
+            audit.record(s, who, "node.drain" if draining else "node.undrain",
+                         target_type="node", target_id=node_id)
             await s.commit()
-        return rowcount(result) > 0
+        return True
 
     async def list(self) -> list[Node]:
         async with self.db.session() as s:

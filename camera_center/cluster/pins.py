@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from camera_center.audit import log as audit
+from camera_center.auth.roles import Principal
 from camera_center.cluster.assignment import Camera
 from camera_center.cluster.models import CameraPin
 from camera_center.registry.models import Camera as RegisteredCamera
-from camera_center.storage.engine import Database, rowcount, upsert_into
+from camera_center.storage.engine import Database, upsert_into
 
 
 class PinStore:
@@ -30,17 +32,27 @@ class PinStore:
                 .where(RegisteredCamera.enabled.is_(True)))).all()
         return [Camera(c, a, p) for c, a, p in rows]
 
-    async def pin(self, camera_id: str, node_id: str) -> None:
+    async def pin(self, camera_id: str, node_id: str, who: Principal) -> None:
+        """Pin (or re-pin), audited in the same transaction. IntegrityError: no such
+        camera (any more)."""
         stmt = upsert_into(self.db.dialect, CameraPin).values(camera_id=camera_id,
                                                              node_id=node_id)
         async with self.db.session() as s:
             await s.execute(stmt.on_conflict_do_update(
                 index_elements=["camera_id"], set_={"node_id": stmt.excluded.node_id}))
+            audit.record(s, who, "camera.pin", target_type="camera", target_id=camera_id,
+                         detail={"node_id": node_id})
             await s.commit()
 
-    async def unpin(self, camera_id: str) -> bool:
-        """False if the camera was not pinned."""
+    async def unpin(self, camera_id: str, who: Principal) -> bool:
+        """False if the camera was not pinned; audited in the same transaction."""
         async with self.db.session() as s:
-            result = await s.execute(delete(CameraPin).where(CameraPin.camera_id == camera_id))
+            was = await s.scalar(select(CameraPin.node_id)
+                                 .where(CameraPin.camera_id == camera_id).with_for_update())
+            if was is None:
+                return False
+            await s.execute(delete(CameraPin).where(CameraPin.camera_id == camera_id))
+            audit.record(s, who, "camera.unpin", target_type="camera", target_id=camera_id,
+                         detail={"node_id": was})
             await s.commit()
-        return rowcount(result) > 0
+        return True

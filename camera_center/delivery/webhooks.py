@@ -7,6 +7,12 @@ taken in is still after the cursor, a delivery not yet confirmed is still pendin
 Receivers dedupe on ``X-Camera-Center-Event-Id`` (a retry after a lost answer sends
 the same event again, with the same id and body).
 
+Several API servers run a dispatcher each on one PostgreSQL database and deliver each
+event once between them: taking in locks the subscriptions' rows (the second server
+then finds the cursor moved), and sending first claims the due deliveries
+(``FOR UPDATE SKIP LOCKED``, then pushed back by the longest a batch can take), so a
+server that dies mid-batch leaves them due again for the others a minute later.
+
 Signature: ``X-Camera-Center-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 "<t>.<body>" with the subscription's secret>``; check it and that t is recent.
 """
@@ -121,8 +127,11 @@ class WebhookDispatcher:
         """Turn new events into deliveries for every enabled subscription."""
         made = 0
         async with self.db.session() as s:
+            # Locked until this pass commits: another API server's pass waits, then
+            # reads the cursors this one moved (SQLite has one server: no lock needed).
             subs = list((await s.scalars(select(WebhookSubscription).where(
-                WebhookSubscription.enabled.is_(True)))).all())
+                WebhookSubscription.enabled.is_(True))
+                .order_by(WebhookSubscription.id).with_for_update())).all())
             if not subs:
                 return 0
             tree = await tree_pairs(s)
@@ -153,17 +162,36 @@ class WebhookDispatcher:
             await s.commit()
         return rowcount(result)
 
+    @property
+    def claim_s(self) -> float:
+        """How long a batch being sent is this server's: the longest it can take (every
+        wave of ``concurrency`` posts timing out) and some room."""
+        return -(-_SEND_BATCH // self.settings.concurrency) * self.settings.timeout_s + 30
+
     async def send_due(self) -> int:
         now = datetime.now(UTC)
         async with self.db.session() as s:
+            # Claimed: the other API servers skip these rows now and find them not due
+            # after the commit; the outcome below sets their next attempt for real.
+            # Only enabled subscriptions' deliveries: a disabled one's backlog waits
+            # without taking the batch from the others.
             due = list((await s.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.status == "pending",
-                                              WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.id).limit(_SEND_BATCH))).all())
+                select(WebhookDelivery)
+                .join(WebhookSubscription,
+                      WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookDelivery.status == "pending",
+                       WebhookDelivery.next_attempt_at <= now,
+                       WebhookSubscription.enabled.is_(True))
+                .order_by(WebhookDelivery.id).limit(_SEND_BATCH)
+                .with_for_update(skip_locked=True, of=WebhookDelivery))).all())
             if not due:
                 return 0
+            claimed_until = now + timedelta(seconds=self.claim_s)
+            for d in due:
+                d.next_attempt_at = claimed_until
             subs = {sub.id: sub for sub in (await s.scalars(select(WebhookSubscription).where(
                 WebhookSubscription.id.in_({d.subscription_id for d in due})))).all()}
+            await s.commit()
         targets = {i: _Target(i, sub.url, self.cipher.decrypt(sub.secret_enc))
                    for i, sub in subs.items() if sub.enabled}
         limit = asyncio.Semaphore(self.settings.concurrency)
@@ -179,7 +207,10 @@ class WebhookDispatcher:
         async with self.db.session() as s:
             for delivery, status_code, error in results:
                 row = await s.get(WebhookDelivery, delivery.id)
-                if row is None or (error == "subscription disabled"):
+                if row is None:
+                    continue
+                if error == "subscription disabled":  # meanwhile: due once enabled again
+                    row.next_attempt_at = now
                     continue
                 row.attempts += 1
                 row.last_status_code = status_code

@@ -3,6 +3,11 @@
 A job runs in the background (one at a time: it is disk-bound, and the live path must
 not pay for it), shows its progress, holds its footage from retention while the export
 exists, and leaves nothing half-written: a failed job's files are removed.
+
+Several API servers: a job runs on the server it was asked of, which keeps the package
+(``Export.node_id``); the others fetch it from that server's internal endpoint to hand
+it out. A server starting fails only its own jobs cut short, and removes the packages
+of exports deleted meanwhile (possibly through another server).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 import shutil
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,13 @@ class ExportJobs:
         self.server_name = server_name or socket.gethostname()
         self._slot = asyncio.Semaphore(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Several servers: fetches a package another server holds (``cluster.fetch``).
+        self.fetch: Callable[[Export], Awaitable[Path]] | None = None
+
+    @property
+    def node_id(self) -> str | None:
+        """This server's, where there are several (the recording index knows it)."""
+        return self.index.node_id
 
     async def create(self, who: Principal, cameras: list[dict[str, Any]], start: float,
                      end: float, reason: str, case_number: str) -> Export:
@@ -60,7 +72,8 @@ class ExportJobs:
             export = Export(id=export_id, created_by=who.username, created_by_id=who.user_id,
                             cameras=[c["id"] for c in cameras], start_ts=start, end_ts=end,
                             reason=reason, case_number=case_number, state="queued",
-                            progress=0.0, bytes=0, detail={"cameras": cameras})
+                            progress=0.0, bytes=0, detail={"cameras": cameras},
+                            node_id=self.node_id)
             s.add(export)
             for cam in cameras:
                 s.add(Hold(camera_id=cam["id"], start_ts=start, end_ts=end, kind="export",
@@ -83,14 +96,34 @@ class ExportJobs:
                 await task
 
     async def resume(self) -> None:
-        """Jobs cut short by a restart fail with that reason (their partial files go)."""
+        """This server's jobs cut short by a restart fail with that reason (their partial
+        files go); packages of deleted exports go too."""
         async with self.db.session() as s, s.begin():
             for export in (await s.scalars(select(Export).where(
-                    Export.state.in_(("queued", "running"))))).all():
+                    Export.state.in_(("queued", "running")),
+                    Export.node_id.is_not_distinct_from(self.node_id)))).all():
                 export.state, export.error = "failed", "the server restarted during the export"
                 export.finished_at = datetime.now(UTC)
                 with contextlib.suppress(OSError):
                     shutil.rmtree(self.folder / export.id)
+        await self.sweep()
+
+    async def sweep(self) -> int:
+        """Remove the packages (and work folders) here whose export is gone: deleted
+        through another server, or while this one was down. The number removed."""
+        names = await asyncio.to_thread(lambda: [p.name for p in self.folder.iterdir()]
+                                        if self.folder.is_dir() else [])
+        ids = {name.removesuffix(".zip") for name in names}
+        if not ids:
+            return 0
+        async with self.db.session() as s:
+            known = set((await s.scalars(select(Export.id).where(Export.id.in_(ids)))).all())
+        gone = [name for name in names if name.removesuffix(".zip") not in known]
+        for name in gone:
+            await asyncio.to_thread(_remove, self.folder / name)
+        if gone:
+            log.info("packages of deleted exports removed", count=len(gone))
+        return len(gone)
 
     async def _set(self, export_id: str, **values: Any) -> None:
         async with self.db.session() as s, s.begin():
@@ -185,9 +218,12 @@ class ExportJobs:
         shutil.rmtree(work, ignore_errors=True)
         return zip_path.name, zip_path.stat().st_size
 
-    def file(self, export: Export) -> Path | None:
+    async def file(self, export: Export) -> Path | None:
+        """The package, here or fetched from the server that holds it; None: not done."""
         if export.state != "done" or not export.path:
             return None
+        if export.node_id != self.node_id and self.fetch is not None:
+            return await self.fetch(export)
         path = self.folder / export.path
         return path if path.is_file() else None
 
@@ -217,6 +253,13 @@ class ExportJobs:
     async def get(self, export_id: str) -> Export | None:
         async with self.db.session() as s:
             return await s.get(Export, export_id)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _every(report: Any, step: float) -> Any:

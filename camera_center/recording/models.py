@@ -96,3 +96,6 @@ class Export(Base):
     error: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The server that builds it and holds its package (several API servers: the others
+    # fetch it from its internal endpoint); None: this center's one server.
+    node_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -124,6 +124,7 @@ class Recordings:
         while True:
             try:
                 await self.apply_retention()
+                await self.exports.sweep()
             except Exception:
                 log.exception("recording retention failed")
             await asyncio.sleep(self.settings.recording.retention_every_s)

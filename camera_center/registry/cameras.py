@@ -178,6 +178,11 @@ class CameraRegistry:
             detection = await s.scalar(select(Camera.detection).where(Camera.id == camera_id))
         return None if detection is None else dict(detection)
 
+    async def is_enabled(self, camera_id: str) -> bool:
+        """Registered and enabled (to be read by some server)."""
+        async with self.db.session() as s:
+            return bool(await s.scalar(select(Camera.enabled).where(Camera.id == camera_id)))
+
     async def all_ids(self) -> builtins.list[str]:
         async with self.db.session() as s:
             return list((await s.scalars(select(Camera.id).order_by(Camera.id))).all())

@@ -1,4 +1,5 @@
-"""Where footage lies and which cameras are pinned (several servers, one center)
+"""Where footage and exports lie and which cameras are pinned (several servers,
+one center)
 
 Revision ID: 0011
 Revises: 0010
@@ -19,6 +20,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("recording_segments") as batch:
         batch.add_column(sa.Column("node_id", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("exports") as batch:
+        batch.add_column(sa.Column("node_id", sa.String(length=64), nullable=True))
     op.create_table(
         "camera_pins",
         sa.Column("camera_id", sa.String(length=64), nullable=False),
@@ -32,5 +35,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("camera_pins")
+    with op.batch_alter_table("exports") as batch:
+        batch.drop_column("node_id")
     with op.batch_alter_table("recording_segments") as batch:
         batch.drop_column("node_id")
