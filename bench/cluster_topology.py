@@ -307,6 +307,24 @@ class LocalCluster:
                             "WHERE expires_at > now()")
         return {r["camera_id"]: r["node_id"] for r in rows}
 
+    def open_segments(self, node: str, started_before: float) -> list[int]:
+        """Segments *node* left open (being written) that began before a time."""
+        return [r["id"] for r in pg(self.dsn, "SELECT id FROM recording_segments WHERE "
+                                    "node_id = $1 AND NOT closed AND start_ts < $2",
+                                    node, started_before)]
+
+    def largest_hole(self, camera_id: str, start: float, end: float) -> float:
+        """The longest stretch of [start, end] (unix times) that no indexed segment of
+        the camera covers, in seconds."""
+        rows = pg(self.dsn, "SELECT start_ts, end_ts FROM recording_segments WHERE "
+                            "camera_id = $1 AND end_ts > $2 AND start_ts < $3 "
+                            "ORDER BY start_ts", camera_id, start, end)
+        worst, covered = 0.0, start
+        for r in rows:
+            worst = max(worst, r["start_ts"] - covered)
+            covered = max(covered, r["end_ts"])
+        return round(max(worst, end - covered), 1)
+
     def online_by_worker(self) -> dict[str, set[str]]:
         return {name: {c for c, state in r["cameras"].items() if state == "online"}
                 for name, r in self.readers().items()}

@@ -23,8 +23,8 @@ from camera_center.cluster import preflight
 from camera_center.crypto import SecretsError, new_credentials_key, new_jwt_secret
 from camera_center.demo import (
     DEMO_AREAS,
-    DEMO_CAMERAS,
     DEMO_SUB_FPS,
+    demo_cameras_csv,
     demo_settings,
     seed_demo_areas,
     seed_demo_cameras,
@@ -151,7 +151,7 @@ def demo(config: ConfigOpt = None,
     """The server with the Phú Lương demo: area tree, 400 simulated cameras, live streams."""
     settings = _settings(config)
     areas_csv = DEMO_AREAS.read_text(encoding="utf-8-sig")
-    cameras_csv = DEMO_CAMERAS.read_bytes()
+    cameras_csv = demo_cameras_csv()
 
     async def seed(services: Services) -> int:
         created = await seed_demo_areas(services, areas_csv)
@@ -169,6 +169,30 @@ def demo(config: ConfigOpt = None,
     with simulator(settings.data_dir, sub_fps=sub_fps):
         _banner(settings, users)
         _serve(settings)
+
+
+@app.command("demo-seed")
+def demo_seed(
+    cameras: Annotated[int, typer.Option(min=1, help="The demo fleet's first N cameras")
+                       ] = 400,
+    rtsp_base: Annotated[str, typer.Option(help=(
+        "Where the simulator's streams are (rtsp://sim:8554/ in docker-compose)"))
+                         ] = "rtsp://127.0.0.1:8554/",
+    config: ConfigOpt = None,
+) -> None:
+    """Register the demo's area tree and its first N simulated cameras, with their rules,
+    in an empty registry (nothing once cameras are registered); no server starts."""
+    settings = _settings(config)
+    areas_csv = DEMO_AREAS.read_text(encoding="utf-8-sig")
+    cameras_csv = demo_cameras_csv(cameras, rtsp_base)
+
+    async def seed(services: Services) -> None:
+        created = await seed_demo_areas(services, areas_csv)
+        registered = await seed_demo_cameras(services, cameras_csv)
+        typer.echo(f"demo-seed: {created} areas and {registered} cameras registered"
+                   + ("" if registered else " (cameras were registered already)"))
+
+    _run(settings, seed)
 
 
 @app.command()

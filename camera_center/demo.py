@@ -6,6 +6,8 @@ not share one interpreter lock); it is stopped with the server.
 
 from __future__ import annotations
 
+import csv
+import io
 import socket
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from camera_center.registry.schemas import AreaCreate, AreaKind, CameraUpdate
 from camera_center.rules.schemas import RuleCreate
 from camera_center.services import Services
 from camera_center.settings import Settings
-from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME, build_fleet, ids_from_csv
+from camera_sim.fleet import SIM_PASSWORD, SIM_USERNAME, SimCamera, build_fleet
 from camera_sim.process import SimProcess
 from camera_sim.scenes import LINE, ZONE
 
@@ -39,6 +41,7 @@ DEMO_RECORD_MAX_GB = 5.0
 
 DEMO_AREAS = Path("config/areas-phu-luong.csv")
 DEMO_CAMERAS = Path("config/cameras.example.csv")
+DEMO_RTSP_BASE = "rtsp://127.0.0.1:8554/"  # where DEMO_CAMERAS's streams are
 
 
 async def seed_demo_areas(services: Services, areas_csv: str) -> int:
@@ -53,17 +56,28 @@ async def seed_demo_areas(services: Services, areas_csv: str) -> int:
     return await services.areas.seed_from_csv(areas_csv, who, parent=district)
 
 
+def demo_cameras_csv(count: int | None = None, rtsp_base: str | None = None) -> bytes:
+    """The demo fleet's CSV: its first *count* cameras (all: None), their streams at a
+    simulator at *rtsp_base* (``rtsp://sim:8554/``) instead of this machine's."""
+    lines = DEMO_CAMERAS.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    text = "".join(lines if count is None else lines[:count + 1])
+    return (text.replace(DEMO_RTSP_BASE, rtsp_base) if rtsp_base else text).encode()
+
+
 async def seed_demo_cameras(services: Services, cameras_csv: bytes) -> int:
-    """Register the simulated fleet once (an empty registry only)."""
+    """Register the simulated fleet in *cameras_csv* once (an empty registry only), with
+    the simulator's login on its password-protected camera and the demo's rules."""
     if await services.cameras.all_ids():
         return 0
     who = system_principal("demo")
     report = await import_cameras(services.cameras, cameras_csv, who, dry_run=False)
-    # The simulator's password-protected camera (see camera_sim.fleet.build_fleet).
-    protected = next(c for c in build_fleet(ids_from_csv(DEMO_CAMERAS)) if c.needs_auth)
-    await services.cameras.update(protected.id, CameraUpdate(
-        username=SIM_USERNAME, password=SecretStr(SIM_PASSWORD)), who)
-    await seed_demo_rules(services)
+    fleet = build_fleet([row["id"] for row in csv.DictReader(
+        io.StringIO(cameras_csv.decode("utf-8-sig"))) if row.get("id")])
+    for camera in fleet:
+        if camera.needs_auth:  # see camera_sim.fleet.build_fleet
+            await services.cameras.update(camera.id, CameraUpdate(
+                username=SIM_USERNAME, password=SecretStr(SIM_PASSWORD)), who)
+    await seed_demo_rules(services, fleet)
     return report.created
 
 
@@ -90,10 +104,10 @@ def demo_rules(scene: str) -> list[RuleCreate]:
     return rules
 
 
-async def seed_demo_rules(services: Services) -> int:
+async def seed_demo_rules(services: Services, fleet: list[SimCamera]) -> int:
     who = system_principal("demo")
     count = 0
-    for camera in build_fleet(ids_from_csv(DEMO_CAMERAS)):
+    for camera in fleet:
         for rule in demo_rules(camera.scene):
             await services.rules.create(who, camera.id, rule)
             count += 1

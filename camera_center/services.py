@@ -341,9 +341,14 @@ class Services:
             await self.fleet.own([t.camera_id for t in tokens])
         log.info("cameras taken", cameras=len(tokens))
 
-    async def _lose(self, camera_ids: list[str]) -> None:
+    async def _lose(self, camera_ids: list[str], finish_s: float) -> None:
         if self.fleet is not None:
             self.fleet.disown(camera_ids)
+        if finish_s > 0:  # handed over: their last segments go in under the leases
+            late = await self.recordings.settle(camera_ids, finish_s)
+            if late:
+                log.warning("cameras handed over before their last segment was indexed",
+                            cameras=late)
         log.info("cameras given up", cameras=len(camera_ids))
 
     async def _stop_membership(self) -> None:

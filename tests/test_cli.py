@@ -69,7 +69,7 @@ def test_weak_password_is_refused_by_the_cli(tmp_path: Path) -> None:
 
 
 def test_the_demo_registry_comes_with_rules_for_its_scripted_incidents(tmp_path: Path) -> None:
-    from camera_center.demo import DEMO_CAMERAS, seed_demo_cameras
+    from camera_center.demo import DEMO_CAMERAS, demo_cameras_csv, seed_demo_cameras
     from camera_center.storage import migrate
     from camera_sim.fleet import build_fleet, ids_from_csv
 
@@ -79,7 +79,7 @@ def test_the_demo_registry_comes_with_rules_for_its_scripted_incidents(tmp_path:
             await migrate.upgrade(services.db)
             await seed_demo_areas(services, Path("config/areas-phu-luong.csv").read_text(
                 encoding="utf-8"))
-            assert await seed_demo_cameras(services, DEMO_CAMERAS.read_bytes()) == 400
+            assert await seed_demo_cameras(services, demo_cameras_csv()) == 400
             kinds = {}
             for cam in build_fleet(ids_from_csv(DEMO_CAMERAS))[:20]:
                 kinds[cam.scene] = {r.kind for r in await services.rules.specs(cam.id)}
@@ -92,6 +92,37 @@ def test_the_demo_registry_comes_with_rules_for_its_scripted_incidents(tmp_path:
     assert {"motion", "intrusion", "loitering"} <= kinds["intrusion"]
     assert "line_crossing" in kinds["crossing"]
     assert kinds["quiet"] == {"tamper", "offline"}
+
+
+def test_demo_seed_registers_the_first_cameras_at_the_simulator_named_once(
+        tmp_path: Path) -> None:
+    """What docker-compose's seed service runs: the demo fleet's first cameras, pointed at
+    the sim service, with their rules; a second run changes nothing."""
+    assert cli(tmp_path, "migrate").returncode == 0
+    r = cli(tmp_path, "demo-seed", "--cameras", "5", "--rtsp-base", "rtsp://sim:8554/")
+    assert r.returncode == 0, r.stderr
+    assert "5 cameras registered" in r.stdout
+    exported = cli(tmp_path, "cameras", "export").stdout.splitlines()
+    assert len(exported) == 6 and exported[1].startswith("du-001,")
+    assert all("rtsp://sim:8554/" in line and "127.0.0.1" not in line
+               for line in exported[1:])
+
+    async def rules_and_login() -> tuple[int, int]:
+        services = Services.build(load_settings(None, data_dir=str(tmp_path / "data")))
+        try:
+            ids = await services.cameras.all_ids()
+            rules = sum([len(await services.rules.specs(cam)) for cam in ids])
+            sources = [await services.cameras.stream_source(cam) for cam in ids]
+            return rules, sum(1 for src in sources if src and "@sim:8554" in src.main_url)
+        finally:
+            await services.close()
+
+    rules, with_login = asyncio.run(rules_and_login())
+    assert rules >= 10 and with_login == 1  # the simulator's password-protected camera
+    again = cli(tmp_path, "demo-seed", "--cameras", "5", "--rtsp-base", "rtsp://sim:8554/")
+    assert again.returncode == 0 and "registered already" in again.stdout
+    r = cli(tmp_path, "demo-seed", "--cameras", "0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
 def test_the_demo_keeps_packets_for_clips_and_uses_mqtt_only_where_a_broker_answers() -> None:

@@ -77,27 +77,39 @@ def test_an_alert_is_stored_only_under_its_camera_s_live_lease(database_url: str
 
 def test_a_segment_is_indexed_only_under_its_camera_s_live_lease(database_url: str,
                                                                   tmp_path: Path) -> None:
-    def info(camera_id: str, name: str) -> SegmentInfo:
+    def info(camera_id: str, name: str, final: bool = False) -> SegmentInfo:
         return SegmentInfo(camera_id=camera_id, stream="sub", path=f"{camera_id}/{name}.mp4",
-                           start=1000.0, end=1000.0, bytes=0, codec="h264", width=640,
-                           height=360, final=False)
+                           start=1000.0, end=1010.0 if final else 1000.0, bytes=0,
+                           codec="h264", width=640, height=360, final=final)
 
     async def body(db: Database) -> None:
         leases = LeaseStore(db)
         held = {**await leases.acquire("w1", ["c1"], 30),
-                **await leases.acquire("w1", ["c2"], 0.5)}
+                **await leases.acquire("w1", ["c2", "c4"], 0.5)}
         index = RecordingIndex(db, tmp_path)
         index.node_id, index.fencing = "w1", held.get
-        await index.record([info("c1", "a"), info("c3", "a")])
+        await index.record([info("c1", "a"), info("c3", "a"), info("c4", "a")])
         await asyncio.sleep(0.7)
-        await leases.acquire("w2", ["c2"], 30)
-        await index.record([info("c2", "b")])
+        held2 = await leases.acquire("w2", ["c2", "c4"], 30)
+        # A segment begun and finished after the lease ran out: refused, and its file,
+        # which no index row will ever lead retention to, deleted.
+        late = tmp_path / "c2" / "b.mp4"
+        late.parent.mkdir()
+        late.write_bytes(b"\0" * 1000)
+        await index.record([info("c2", "b", final=True)])
+        assert not late.exists()
+        # c4's new owner opens a segment: w1's open one of c4 lies on w1's disk, for w1
+        # to repair when it can, not for w2 to judge from its own disk.
+        index2 = RecordingIndex(db, tmp_path / "w2")
+        index2.node_id, index2.fencing = "w2", held2.get
+        await index2.record([info("c4", "b")])
         async with db.session() as s:
-            rows = (await s.execute(select(Segment.camera_id, Segment.node_id))).all()
-        assert [tuple(r) for r in rows] == [("c1", "w1")]
+            rows = (await s.execute(select(Segment.camera_id, Segment.node_id)
+                                    .order_by(Segment.id))).all()
+        assert [tuple(r) for r in rows] == [("c1", "w1"), ("c4", "w1"), ("c4", "w2")]
         # Another worker's open segment is not this one's to repair at start.
         other = RecordingIndex(db, tmp_path)
-        other.node_id = "w2"
+        other.node_id = "w3"
         assert await other.repair_open() == 0
 
     _on_db(database_url, body)

@@ -36,6 +36,9 @@ class Center:
         self.double_reads: list[tuple[str, str, str]] = []
         self.gains: list[tuple[str, int]] = []
         self.members: dict[str, Membership] = {}
+        # (camera, seconds its reader was given to finish, whether its lease still held
+        # in the database meanwhile) for every camera a worker stopped reading.
+        self.losses: list[tuple[str, float, bool]] = []
 
     def add(self, node_id: str) -> Membership:
         async def cameras() -> list[Camera]:
@@ -49,8 +52,10 @@ class Center:
                 self.readers[t.camera_id] = node_id
                 self.gains.append((t.camera_id, t.epoch))
 
-        async def lose(camera_ids: list[str]) -> None:
+        async def lose(camera_ids: list[str], finish_s: float) -> None:
+            owners = await LeaseStore(self.db).owners()
             for c in camera_ids:
+                self.losses.append((c, finish_s, owners.get(c) == node_id))
                 if self.readers.get(c) == node_id:
                     del self.readers[c]
 
@@ -68,6 +73,10 @@ class Center:
 
     def counts(self) -> Counter[str]:
         return Counter(self.readers.values())
+
+
+def moved_ids(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {c for c, n in before.items() if after.get(c) != n}
 
 
 def test_workers_share_the_cameras_fail_over_rejoin_and_drain(database_url: str) -> None:
@@ -102,14 +111,19 @@ def test_workers_share_the_cameras_fail_over_rejoin_and_drain(database_url: str)
             # every camera, before it renews, beats or writes anything.
             center.paused.discard("w2")
             w2 = center.members["w2"]
+            stopped = len(center.losses)
             assert await w2.expire_if_due() and w2.owned == set()
+            # Past its deadline its readers get no time: the leases are others' now.
+            assert len(center.losses) - stopped == 20
+            assert all(finish == 0.0 and not held
+                       for _c, finish, held in center.losses[stopped:])
             await center.rounds(12, "w1", "w2", "w3")
             assert center.counts() == {"w1": 20, "w2": 20, "w3": 20}
             assert not center.double_reads
 
             # A fourth worker joins: at most max_moves cameras leave a worker per round.
             center.add("w4")
-            before = dict(center.readers)
+            before, losses_before = dict(center.readers), len(center.losses)
             await center.rounds(1, "w1", "w2", "w3", "w4")    # w4 announces itself
             assert center.readers == before
             await center.rounds(1, "w1", "w2", "w3", "w4")
@@ -117,6 +131,11 @@ def test_workers_share_the_cameras_fail_over_rejoin_and_drain(database_url: str)
             # this round is placed anew, so the bound holds per giving worker.
             moved = Counter(n for c, n in before.items() if center.readers.get(c) != n)
             assert moved and max(moved.values()) <= 5 and sum(moved.values()) < 15
+            # A camera handed over keeps its lease while its reader finishes (its last
+            # segment goes in under it); a worker past its deadline stopped at once.
+            handed = [(finish, held) for c, finish, held in center.losses[losses_before:]
+                      if c in moved_ids(before, center.readers)]
+            assert handed and all(finish > 1.0 and held for finish, held in handed)
             await center.rounds(8, "w1", "w2", "w3", "w4")
             assert center.counts() == {"w1": 15, "w2": 15, "w3": 15, "w4": 15}
             assert sum(1 for c, n in before.items() if center.readers[c] != n) == 15

@@ -26,7 +26,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.sync.client import connect as ws_connect
 
-from bench.cluster_topology import AlertSocket, LocalCluster
+from bench.cluster_topology import AlertSocket, LocalCluster, pg
 from bench.glass_to_glass import lan_address
 from tests.delivery_receivers import MqttListener, Receiver
 from tests.waiting import wait_until
@@ -239,7 +239,7 @@ def test_a_killed_worker_s_cameras_are_read_elsewhere_within_seconds(
     alerts = AlertSocket(c)
     try:
         c.signal("worker-2", signal.SIGKILL)
-        killed_at = time.monotonic()
+        killed_at, killed_wall = time.monotonic(), time.time()
         back_at: dict[str, float] = {}
         while len(back_at) < len(orphans) and time.monotonic() - killed_at < 45:
             assert_read_once(c)
@@ -261,12 +261,24 @@ def test_a_killed_worker_s_cameras_are_read_elsewhere_within_seconds(
     finally:
         alerts.close()
     c.start_server("worker-2", "worker")  # it rejoins: the next tests have three again
+    # Footage: the hole each camera taken over has around the kill is the failover's.
+    # The segment worker-2 was writing is repaired when it starts again (read up to its
+    # last whole fragment), so its end is the kill, not the last announced end.
+    wait_until(lambda: not c.open_segments("worker-2", killed_wall) or None, 30,
+               "worker-2 repaired the segments it was writing when killed", interval_s=0.5)
+    # The segments the new workers write are indexed whole as they close (10 s here), so
+    # the last of the window may take until 10 s after it ends to show.
+    def holes() -> dict[str, float]:
+        return {cam: c.largest_hole(cam, killed_wall - 5, killed_wall + 20)
+                for cam in orphans if cam not in _STOPPED}
+    wait_until(lambda: max(holes().values()) <= FAILOVER_S, 40,
+               lambda: f"footage holes around the kill of at most {FAILOVER_S} s: {holes()}",
+               interval_s=1)
     wait_until(lambda: (o := all_online(c)) and len(o.get("worker-2", ())) >= 10, 120,
                lambda: f"worker-2 back with cameras: {c.online_by_worker()}", interval_s=1)
 
 
 def _segments_by(c: LocalCluster, node: str) -> dict[int, str]:
-    from bench.cluster_topology import pg
     rows = pg(c.dsn, "SELECT id, camera_id FROM recording_segments WHERE node_id = $1", node)
     return {r["id"]: r["camera_id"] for r in rows}
 
@@ -336,7 +348,6 @@ def test_tiles_and_alerts_survive_a_nats_restart(cluster: LocalCluster) -> None:
 
 
 def _segment_count(c: LocalCluster) -> int:
-    from bench.cluster_topology import pg
     return int(pg(c.dsn, "SELECT count(*) AS n FROM recording_segments")[0]["n"])
 
 

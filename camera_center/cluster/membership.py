@@ -10,7 +10,9 @@ the giver before the receiver takes it: a gap of about one round, never two read
 
 The worker reads a camera from ``on_gain`` until ``on_lose``; ``on_lose`` also comes for
 everything when the lease clock runs out (the database unreachable for longer than a
-lease, or the process paused), before any other work.
+lease, or the process paused), before any other work. A camera handed over (the plan
+moved it, the worker leaves) keeps its lease while ``on_lose`` lets its reader finish:
+the last segment it recorded is indexed under that lease, then the lease goes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from camera_center.logs import get_logger
 log = get_logger(__name__)
 
 Gain = Callable[[list[LeaseToken]], Awaitable[None]]
-Lose = Callable[[list[str]], Awaitable[None]]
+# Stop reading these cameras; the float: how long their readers may take to finish what
+# they write under the leases still held (0: the leases may be gone already).
+Lose = Callable[[list[str], float], Awaitable[None]]
+
+# The most a camera handed over waits for its reader's last segment to be indexed: a
+# reader stops within a frame or two and announces its segment at once (measured: well
+# under a second), so this only bounds a reader that hangs.
+_FINISH_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,18 @@ class Membership:
         gone = sorted(c for c in camera_ids if c in self.held)
         if not gone:
             return
-        tokens = [self.held.pop(c) for c in gone]
-        # Stop reading first, then free the lease: never two readers at once.
-        await self.on_lose(gone)
-        if release:
-            await self.leases.release(tokens)
+        if not release:  # the leases may be gone: nothing more is written under them
+            for c in gone:
+                self.held.pop(c, None)
+            await self.on_lose(gone, 0.0)
+            return
+        # Stop reading first, then free the lease: never two readers at once. Meanwhile
+        # the leases are still held, so the readers' last writes go in under them.
+        finish = min(_FINISH_S, self.clock.remaining(self.monotonic()) - 0.5)
+        await self.on_lose(gone, max(0.0, finish))
+        # (the lease clock may have run out meanwhile and dropped some already)
+        tokens = [t for c in gone if (t := self.held.pop(c, None)) is not None]
+        await self.leases.release(tokens)
 
     async def expire_if_due(self) -> bool:
         """Stop every camera if the leases may have run out; True if it did."""

@@ -100,9 +100,10 @@ class RecordingIndex:
     async def record(self, infos: Sequence[SegmentInfo]) -> None:
         """Store what the readers said about their segments, in one transaction."""
         stale: list[Segment] = []
+        refused: list[SegmentInfo] = []
         async with self.db.session() as s, s.begin():
             if self.fencing is not None:
-                infos = await self._fenced(s, infos)
+                infos, refused = await self._fenced(s, infos)
             for info in infos:
                 row = await s.scalar(select(Segment).where(Segment.path == info.path))
                 if row is None:
@@ -112,11 +113,12 @@ class RecordingIndex:
                                   bytes=0, closed=False, node_id=self.node_id)
                     s.add(row)
                     if not info.final:
-                        # Another open segment of this stream lost its writer.
+                        # Another open segment of this stream here lost its writer (one
+                        # on another worker's disk is that worker's to repair).
                         stale += list((await s.scalars(select(Segment).where(
                             Segment.camera_id == info.camera_id,
                             Segment.stream == info.stream, Segment.closed.is_(False),
-                            Segment.path != info.path))).all())
+                            Segment.path != info.path, self._mine()))).all())
                 if info.final:
                     if info.end - info.start < _EMPTY_S:
                         await s.delete(row)
@@ -128,18 +130,41 @@ class RecordingIndex:
                     await _extend_span(s, row)
         for row in stale:
             await self.repair(row.id)
+        for info in refused:
+            await self._refused(info)
 
     async def _fenced(self, s: AsyncSession, infos: Sequence[SegmentInfo]
-                      ) -> list[SegmentInfo]:
-        """The segments whose camera this worker still holds; the others are left out of
-        the index (their files stay on disk for retention to take)."""
+                      ) -> tuple[list[SegmentInfo], list[SegmentInfo]]:
+        """The announcements whose camera this worker still holds, and the segments
+        finished without it (left out of the index: see :meth:`_refused`)."""
         assert self.fencing is not None
         tokens = [t for c in {i.camera_id for i in infos} if (t := self.fencing(c))]
         valid = await valid_leases(s, tokens)
         refused = sorted({i.camera_id for i in infos} - valid)
         if refused:
             log.warning("recording segments refused: camera lease lost", cameras=refused)
-        return [i for i in infos if i.camera_id in valid]
+        return ([i for i in infos if i.camera_id in valid],
+                [i for i in infos if i.final and i.camera_id not in valid])
+
+    async def _refused(self, info: SegmentInfo) -> None:
+        """A segment finished after its camera's lease was lost. Begun under the lease
+        (its row is in the index, open): closed at what its file holds, like a killed
+        writer's. Begun without it: no row will ever lead retention to its file, and the
+        camera's new owner records the camera, so the file goes."""
+        async with self.db.session() as s:
+            row = await s.scalar(select(Segment).where(Segment.path == info.path,
+                                                       self._mine()))
+        if row is None:
+            self._unlink(info.path)
+        elif not row.closed:
+            await self.repair(row.id)
+
+    async def open_cameras(self, camera_ids: Iterable[str]) -> list[str]:
+        """Those of *camera_ids* with a segment of this server's still open."""
+        async with self.db.session() as s:
+            return list((await s.scalars(select(Segment.camera_id).distinct().where(
+                Segment.camera_id.in_(list(camera_ids)), Segment.closed.is_(False),
+                self._mine()))).all())
 
     async def repair_open(self) -> int:
         """Close every segment left open (at start: no writer survives a restart)."""

@@ -104,6 +104,20 @@ class Recordings:
                         error=type(exc).__name__)
             raise
 
+    async def settle(self, camera_ids: list[str], within_s: float) -> list[str]:
+        """Wait, at most *within_s*, until these cameras' readers (told to stop) have had
+        their last segments indexed: none waiting here, none of this server's left open.
+        The cameras not settled by then."""
+        wanted = set(camera_ids)
+        deadline = time.monotonic() + within_s
+        while True:
+            with self._pending_lock:
+                waiting = {i.camera_id for i in self._pending} & wanted
+            late = sorted(waiting | set(await self.index.open_cameras(camera_ids)))
+            if not late or time.monotonic() >= deadline:
+                return late
+            await asyncio.sleep(0.1)
+
     async def _index_loop(self) -> None:
         assert self._wake is not None
         while True:
