@@ -91,13 +91,9 @@ def test_a_segment_is_indexed_only_under_its_camera_s_live_lease(database_url: s
         await index.record([info("c1", "a"), info("c3", "a"), info("c4", "a")])
         await asyncio.sleep(0.7)
         held2 = await leases.acquire("w2", ["c2", "c4"], 30)
-        # A segment begun and finished after the lease ran out: refused, and its file,
-        # which no index row will ever lead retention to, deleted.
-        late = tmp_path / "c2" / "b.mp4"
-        late.parent.mkdir()
-        late.write_bytes(b"\0" * 1000)
+        # A segment finished after the lease ran out, never indexed: refused (its file
+        # stays: it may hold footage of before the lease ran out).
         await index.record([info("c2", "b", final=True)])
-        assert not late.exists()
         # c4's new owner opens a segment: w1's open one of c4 lies on w1's disk, for w1
         # to repair when it can, not for w2 to judge from its own disk.
         index2 = RecordingIndex(db, tmp_path / "w2")
@@ -107,6 +103,14 @@ def test_a_segment_is_indexed_only_under_its_camera_s_live_lease(database_url: s
             rows = (await s.execute(select(Segment.camera_id, Segment.node_id)
                                     .order_by(Segment.id))).all()
         assert [tuple(r) for r in rows] == [("c1", "w1"), ("c4", "w1"), ("c4", "w2")]
+        # w1 finishes its c4 segment late: refused, and the row it opened under the
+        # lease is closed at what its file holds (none here: the row goes), not left
+        # open for ever.
+        await index.record([info("c4", "a", final=True)])
+        async with db.session() as s:
+            rows = (await s.execute(select(Segment.camera_id, Segment.node_id)
+                                    .order_by(Segment.id))).all()
+        assert [tuple(r) for r in rows] == [("c1", "w1"), ("c4", "w2")]
         # Another worker's open segment is not this one's to repair at start.
         other = RecordingIndex(db, tmp_path)
         other.node_id = "w3"

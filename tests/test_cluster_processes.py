@@ -489,11 +489,15 @@ def test_a_second_api_server_hands_out_exports_and_shares_the_webhooks(
         # An export asked of api-1 (footage from whichever workers recorded it) is
         # handed out by api-2 as the same package; deleted through api-2, it is gone
         # from both and api-1 removes the package from its disk.
-        start = time.time() - 40
-        r = c.http.post("/api/v1/exports", json={
-            "cameras": [cams[0]], "start": _iso(start), "end": _iso(start + 15),
-            "reason": "Kiểm tra hai máy chủ", "case_number": "VV-2026/215"})
-        assert r.status_code == 202, r.text
+        def ask() -> httpx.Response | None:  # 25-40 s back: footage closed and indexed
+            assert c.http is not None
+            start = time.time() - 40
+            r = c.http.post("/api/v1/exports", json={
+                "cameras": [cams[0]], "start": _iso(start), "end": _iso(start + 15),
+                "reason": "Kiểm tra hai máy chủ", "case_number": "VV-2026/215"})
+            return r if r.status_code == 202 else None
+
+        r = wait_until(ask, 60, "an export asked of api-1 (footage recorded)", interval_s=2)
         export_id = r.json()["id"]
         done = wait_until(lambda: c.http.get(f"/api/v1/exports/{export_id}").json()
                           if c.http else None, 60, "the export",
@@ -503,6 +507,10 @@ def test_a_second_api_server_hands_out_exports_and_shares_the_webhooks(
         there = http2.get(done["download"])
         assert here.status_code == there.status_code == 200, there.text
         assert there.content == here.content and there.content[:2] == b"PK"
+        copies = api2.data_dir / "export-copies"  # api-2's copy went once it was sent
+        wait_until(lambda: not any(copies.glob("*")) or None, 10,
+                   lambda: f"api-2's copies deleted: {list(copies.glob('*'))}",
+                   interval_s=0.2)
         package = c.servers["api-1"].data_dir / "exports" / f"{export_id}.zip"
         assert package.is_file()
         assert http2.delete(f"/api/v1/exports/{export_id}").status_code == 204

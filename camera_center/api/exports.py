@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 from starlette.convertors import Convertor, register_url_convertor
 
 from camera_center.api.deps import Exporter, ServicesDep
@@ -114,7 +115,10 @@ async def download_export(who: Exporter, services: ServicesDep,
         audit.record(session, who, "export.downloaded", target_type="export",
                      target_id=export_id, detail={"case_number": export.case_number})
     name = f"export-{export.case_number}-{export_id[:8]}.zip".replace("/", "-")
-    return FileResponse(path, media_type="application/zip", filename=name)
+    # A copy fetched from the API server that holds the package goes once it is sent.
+    done = BackgroundTask(path.unlink, missing_ok=True) \
+        if services.recordings.exports.elsewhere(export) else None
+    return FileResponse(path, media_type="application/zip", filename=name, background=done)
 
 
 @router.delete("/{export_id:export_id}", status_code=204,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import uuid
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,9 @@ class RemoteFiles:
                  max_bytes: int = 2 * 1024**3, timeout_s: float = 30.0) -> None:
         self.nodes = nodes
         self.cache = cache
+        # Export copies live for one download each; any here now a crash left behind.
+        self.copies = cache.parent / "export-copies"
+        shutil.rmtree(self.copies, ignore_errors=True)
         self.max_bytes = max_bytes
         self._client = httpx.AsyncClient(headers={SECRET_HEADER: secret}, timeout=timeout_s)
         self._locks: dict[Path, asyncio.Lock] = {}
@@ -46,27 +51,31 @@ class RemoteFiles:
         async with lock:
             if not again and await asyncio.to_thread(_touch, target):
                 return target
-            url = await self._address(node_id) + url_path
-            part = target.with_suffix(target.suffix + ".part")
-            try:
-                async with self._client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise NotFound(f"Server '{node_id}' does not have this file "
-                                       f"(HTTP {response.status_code}).")
-                    await asyncio.to_thread(_open_part, part)
-                    async for chunk in response.aiter_bytes(1 << 20):
-                        await asyncio.to_thread(_append, part, chunk)
-            except httpx.HTTPError as exc:
-                await asyncio.to_thread(part.unlink, missing_ok=True)
-                raise NotFound(f"Server '{node_id}', which holds this file, does not "
-                               f"answer ({type(exc).__name__}).") from None
-            except BaseException:  # a full disk, a cancelled request: no half copy left
-                await asyncio.to_thread(part.unlink, missing_ok=True)
-                raise
-            await asyncio.to_thread(os.replace, part, target)
-            self.fetched += 1
+            await self._download(node_id, url_path, target)
         await asyncio.to_thread(self._trim)
         return target
+
+    async def _download(self, node_id: str, url_path: str, target: Path) -> None:
+        """Stream the file to *target* (through a ``.part`` file: never half a copy)."""
+        url = await self._address(node_id) + url_path
+        part = target.with_suffix(target.suffix + ".part")
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise NotFound(f"Server '{node_id}' does not have this file "
+                                   f"(HTTP {response.status_code}).")
+                await asyncio.to_thread(_open_part, part)
+                async for chunk in response.aiter_bytes(1 << 20):
+                    await asyncio.to_thread(_append, part, chunk)
+        except httpx.HTTPError as exc:
+            await asyncio.to_thread(part.unlink, missing_ok=True)
+            raise NotFound(f"Server '{node_id}', which holds this file, does not "
+                           f"answer ({type(exc).__name__}).") from None
+        except BaseException:  # a full disk, a cancelled request: no half copy left
+            await asyncio.to_thread(part.unlink, missing_ok=True)
+            raise
+        await asyncio.to_thread(os.replace, part, target)
+        self.fetched += 1
 
     async def segment(self, seg: Segment) -> Path:
         assert seg.node_id is not None
@@ -81,9 +90,13 @@ class RemoteFiles:
                                self.cache / "media" / rel, again=False)
 
     async def export(self, export: Export) -> Path:
-        assert export.node_id is not None and export.path is not None
-        return await self._get(export.node_id, f"/internal/v1/exports/{export.id}",
-                               self.cache / "exports" / export.path, again=False)
+        """A copy of the package for one download, outside the trimmed cache (a package
+        may outgrow it): the caller deletes it once sent, so no copy outlives its
+        export."""
+        assert export.node_id is not None
+        target = self.copies / f"{uuid.uuid4().hex}.zip"
+        await self._download(export.node_id, f"/internal/v1/exports/{export.id}", target)
+        return target
 
     def _trim(self) -> None:
         files = [(p.stat().st_mtime, p.stat().st_size, p)

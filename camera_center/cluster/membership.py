@@ -75,6 +75,7 @@ class Membership:
         self.clock = LeaseClock(options.lease_s, options.margin_s)
         self.held: dict[str, LeaseToken] = {}
         self._announced = False
+        self._period_s = options.lease_s / 4  # as run() is given it
 
     @property
     def owned(self) -> set[str]:
@@ -90,8 +91,11 @@ class Membership:
             await self.on_lose(gone, 0.0)
             return
         # Stop reading first, then free the lease: never two readers at once. Meanwhile
-        # the leases are still held, so the readers' last writes go in under them.
-        finish = min(_FINISH_S, self.clock.remaining(self.monotonic()) - 0.5)
+        # the leases are still held, so the readers' last writes go in under them. The
+        # wait leaves two rounds before the deadline: the next renewal (a round later)
+        # still comes in time, even slowed.
+        finish = min(_FINISH_S,
+                     self.clock.remaining(self.monotonic()) - 2 * self._period_s)
         await self.on_lose(gone, max(0.0, finish))
         # (the lease clock may have run out meanwhile and dropped some already)
         tokens = [t for c in gone if (t := self.held.pop(c, None)) is not None]
@@ -151,6 +155,7 @@ class Membership:
         """Rounds every *period_s*, for ever; a round that fails (the database away) is
         logged and tried again after ``retry_s``, while :meth:`watch` keeps the lease
         clock."""
+        self._period_s = period_s
         while True:
             failed = False
             try:

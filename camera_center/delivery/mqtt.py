@@ -115,6 +115,13 @@ class MqttPublisher:
                             retry_in_s=round(delay, 1))
                 await asyncio.sleep(delay)
                 continue
+            except Exception as exc:  # the database away: reconnect and go on later
+                self.connected.clear()
+                delay = backoff.next_delay()
+                log.warning("mqtt publishing failed", error=type(exc).__name__,
+                            retry_in_s=round(delay, 1))
+                await asyncio.sleep(delay)
+                continue
             await asyncio.sleep(backoff.next_delay())
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -172,8 +179,8 @@ class MqttPublisher:
                     qos=1, retain=True)
                 self._published[camera_id] = state
         for camera_id in set(self._published) - set(current):
+            if self.still_watched is None or not await self.still_watched(camera_id):
+                await client.publish(f"{self.prefix}/cameras/{camera_id}/status", b"",
+                                     qos=1, retain=True)  # removed: clear the status
+            # (else moved to another worker, which publishes its status now)
             del self._published[camera_id]
-            if self.still_watched is not None and await self.still_watched(camera_id):
-                continue  # moved to another worker, which publishes its status now
-            await client.publish(f"{self.prefix}/cameras/{camera_id}/status", b"", qos=1,
-                                 retain=True)  # removed: clear the retained status

@@ -172,7 +172,8 @@ class WebhookDispatcher:
         now = datetime.now(UTC)
         async with self.db.session() as s:
             # Claimed: the other API servers skip these rows now and find them not due
-            # after the commit; the outcome below sets their next attempt for real.
+            # after the commit; the outcome below sets their next attempt for real. (One
+            # server on SQLite claims nothing: a restart mid-batch resends at once.)
             # Only enabled subscriptions' deliveries: a disabled one's backlog waits
             # without taking the batch from the others.
             due = list((await s.scalars(
@@ -186,9 +187,10 @@ class WebhookDispatcher:
                 .with_for_update(skip_locked=True, of=WebhookDelivery))).all())
             if not due:
                 return 0
-            claimed_until = now + timedelta(seconds=self.claim_s)
-            for d in due:
-                d.next_attempt_at = claimed_until
+            if self.db.dialect == "postgresql":  # several servers may share the rows
+                claimed_until = now + timedelta(seconds=self.claim_s)
+                for d in due:
+                    d.next_attempt_at = claimed_until
             subs = {sub.id: sub for sub in (await s.scalars(select(WebhookSubscription).where(
                 WebhookSubscription.id.in_({d.subscription_id for d in due})))).all()}
             await s.commit()

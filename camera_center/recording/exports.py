@@ -218,11 +218,18 @@ class ExportJobs:
         shutil.rmtree(work, ignore_errors=True)
         return zip_path.name, zip_path.stat().st_size
 
+    def elsewhere(self, export: Export) -> bool:
+        """Its package is on another server (several API servers)."""
+        return (export.node_id is not None and export.node_id != self.node_id
+                and self.fetch is not None)
+
     async def file(self, export: Export) -> Path | None:
-        """The package, here or fetched from the server that holds it; None: not done."""
+        """The package: here, or a copy fetched from the server that holds it (for one
+        download: the caller deletes it, see :meth:`elsewhere`); None: not done."""
         if export.state != "done" or not export.path:
             return None
-        if export.node_id != self.node_id and self.fetch is not None:
+        if self.elsewhere(export):
+            assert self.fetch is not None
             return await self.fetch(export)
         path = self.folder / export.path
         return path if path.is_file() else None

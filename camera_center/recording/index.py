@@ -147,16 +147,14 @@ class RecordingIndex:
                 [i for i in infos if i.final and i.camera_id not in valid])
 
     async def _refused(self, info: SegmentInfo) -> None:
-        """A segment finished after its camera's lease was lost. Begun under the lease
-        (its row is in the index, open): closed at what its file holds, like a killed
-        writer's. Begun without it: no row will ever lead retention to its file, and the
-        camera's new owner records the camera, so the file goes."""
+        """A segment finished after its camera's lease was lost. Its row in the index,
+        open (it began under the lease): closed at what its file holds, like a killed
+        writer's. No row: left out of the index; its file stays on disk, for it may hold
+        footage recorded while the lease held (a database outage longer than a lease)."""
         async with self.db.session() as s:
             row = await s.scalar(select(Segment).where(Segment.path == info.path,
                                                        self._mine()))
-        if row is None:
-            self._unlink(info.path)
-        elif not row.closed:
+        if row is not None and not row.closed:
             await self.repair(row.id)
 
     async def open_cameras(self, camera_ids: Iterable[str]) -> list[str]:
