@@ -330,10 +330,8 @@ class Services:
         self.cluster_parts = [AlertDoorbell(self.bus, self.link), tiles]
         for part in self.cluster_parts:
             await part.start()
-        # Renewals well inside a lease: three chances before it runs out.
-        period = settings.cluster.lease_s / 4
         self._membership_tasks = [
-            asyncio.create_task(membership.run(period), name="membership"),
+            asyncio.create_task(membership.run(), name="membership"),
             asyncio.create_task(membership.watch(), name="lease-watch")]
 
     async def _gain(self, tokens: list[LeaseToken]) -> None:

@@ -44,31 +44,30 @@ def test_a_margin_as_long_as_the_lease_is_refused() -> None:
         LeaseClock(ttl_s=5, margin_s=5)
 
 
-def _keeps_its_leases_through(outage_s: float, options: MemberOptions,
-                              period_s: float) -> bool:
-    """A worker renewed its leases at 0 and its next round (at *period_s*) meets a database
+def _keeps_its_leases_through(outage_s: float, options: MemberOptions) -> bool:
+    """A worker renewed its leases at 0 and its next round (``round_s`` later) meets a database
     that stays away *outage_s*: is its deadline still ahead when a round gets through?
     The worst phase: the outage begins just before that round."""
     clock = LeaseClock(options.lease_s, options.margin_s)
     clock.renewed(sent_at=0.0)
-    now, back_at = period_s, period_s + outage_s
+    now, back_at = options.round_s, options.round_s + outage_s
     while now < back_at:    # every round until the database answers fails
-        now += options.pause_after(period_s, failed=True)
+        now += options.pause_after(failed=True)
     return clock.valid(now)
 
 
 def test_after_a_failed_round_the_next_comes_soon_so_a_restart_keeps_the_cameras() -> None:
     options = MemberOptions(lease_s=8.0, margin_s=1.0)
-    period = options.lease_s / 4
-    assert options.pause_after(period, failed=False) == period
+    period = options.round_s
+    assert options.pause_after(failed=False) == period
     # The default lease rides out a database restart of up to 4.5 s: a round every
     # 0.5 s after a failure catches the database as soon as it is back.
-    assert _keeps_its_leases_through(4.4, options, period)
-    assert not _keeps_its_leases_through(4.6, options, period)
+    assert _keeps_its_leases_through(4.4, options)
+    assert not _keeps_its_leases_through(4.6, options)
     # Waiting a whole round after a failure stops every camera after 4 s already.
     patient = MemberOptions(lease_s=8.0, margin_s=1.0, retry_s=period)
-    assert _keeps_its_leases_through(3.9, patient, period)
-    assert not _keeps_its_leases_through(4.1, patient, period)
+    assert _keeps_its_leases_through(3.9, patient)
+    assert not _keeps_its_leases_through(4.1, patient)
 
 
 def test_node_states_follow_heartbeat_age() -> None:

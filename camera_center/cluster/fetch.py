@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -64,9 +65,12 @@ class RemoteFiles:
                 if response.status_code != 200:
                     raise NotFound(f"Server '{node_id}' does not have this file "
                                    f"(HTTP {response.status_code}).")
-                await asyncio.to_thread(_open_part, part)
-                async for chunk in response.aiter_bytes(1 << 20):
-                    await asyncio.to_thread(_append, part, chunk)
+                out = await asyncio.to_thread(_open_part, part)
+                try:
+                    async for chunk in response.aiter_bytes(1 << 20):
+                        await asyncio.to_thread(out.write, chunk)
+                finally:
+                    await asyncio.to_thread(out.close)
         except httpx.HTTPError as exc:
             await asyncio.to_thread(part.unlink, missing_ok=True)
             raise NotFound(f"Server '{node_id}', which holds this file, does not "
@@ -121,12 +125,7 @@ def _touch(target: Path) -> bool:
     return True
 
 
-def _open_part(part: Path) -> None:
-    """An empty file to fetch into (the copy is renamed into place once whole)."""
+def _open_part(part: Path) -> BinaryIO:
+    """The file to fetch into (the copy is renamed into place once whole)."""
     part.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    part.write_bytes(b"")
-
-
-def _append(part: Path, chunk: bytes) -> None:
-    with part.open("ab") as f:
-        f.write(chunk)
+    return part.open("wb")

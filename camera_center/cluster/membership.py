@@ -54,9 +54,14 @@ class MemberOptions:
     # round; tests/test_cluster_leases.py works both out).
     retry_s: float = 0.5
 
-    def pause_after(self, period_s: float, failed: bool) -> float:
+    @property
+    def round_s(self) -> float:
+        """Rounds well inside a lease: three chances to renew before it runs out."""
+        return self.lease_s / 4
+
+    def pause_after(self, failed: bool) -> float:
         """How long to wait before the next round."""
-        return min(period_s, self.retry_s) if failed else period_s
+        return min(self.round_s, self.retry_s) if failed else self.round_s
 
 
 class Membership:
@@ -75,7 +80,6 @@ class Membership:
         self.clock = LeaseClock(options.lease_s, options.margin_s)
         self.held: dict[str, LeaseToken] = {}
         self._announced = False
-        self._period_s = options.lease_s / 4  # as run() is given it
 
     @property
     def owned(self) -> set[str]:
@@ -95,7 +99,7 @@ class Membership:
         # wait leaves two rounds before the deadline: the next renewal (a round later)
         # still comes in time, even slowed.
         finish = min(_FINISH_S,
-                     self.clock.remaining(self.monotonic()) - 2 * self._period_s)
+                     self.clock.remaining(self.monotonic()) - 2 * self.options.round_s)
         await self.on_lose(gone, max(0.0, finish))
         # (the lease clock may have run out meanwhile and dropped some already)
         tokens = [t for c in gone if (t := self.held.pop(c, None)) is not None]
@@ -151,11 +155,10 @@ class Membership:
                 self.held.update(taken)
                 await self.on_gain(sorted(taken.values(), key=lambda t: t.camera_id))
 
-    async def run(self, period_s: float) -> None:
-        """Rounds every *period_s*, for ever; a round that fails (the database away) is
+    async def run(self) -> None:
+        """Rounds every ``round_s``, for ever; a round that fails (the database away) is
         logged and tried again after ``retry_s``, while :meth:`watch` keeps the lease
         clock."""
-        self._period_s = period_s
         while True:
             failed = False
             try:
@@ -164,7 +167,7 @@ class Membership:
                 failed = True
                 log.warning("membership round failed", node=self.node_id,
                             error=type(exc).__name__)
-            await asyncio.sleep(self.options.pause_after(period_s, failed))
+            await asyncio.sleep(self.options.pause_after(failed))
 
     async def watch(self, period_s: float = 0.25) -> None:
         """Stop every camera as soon as the leases may have run out, even while a round

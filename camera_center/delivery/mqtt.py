@@ -107,18 +107,14 @@ class MqttPublisher:
                     self._published.clear()  # the broker may have lost retained state
                     self.connected.set()
                     await self._serve(client)
-            except aiomqtt.MqttError as exc:
+            except Exception as exc:  # the broker, or the database, away: try again later
                 self.connected.clear()
                 delay = backoff.next_delay()
-                log.warning("mqtt broker unavailable", host=self.settings.host,
-                            port=self.settings.port, error=str(exc),
-                            retry_in_s=round(delay, 1))
-                await asyncio.sleep(delay)
-                continue
-            except Exception as exc:  # the database away: reconnect and go on later
-                self.connected.clear()
-                delay = backoff.next_delay()
-                log.warning("mqtt publishing failed", error=type(exc).__name__,
+                broker = isinstance(exc, aiomqtt.MqttError)
+                # (a database driver's message may hold its URL: the type only)
+                log.warning("mqtt broker unavailable" if broker else "mqtt publishing failed",
+                            host=self.settings.host, port=self.settings.port,
+                            error=str(exc) if broker else type(exc).__name__,
                             retry_in_s=round(delay, 1))
                 await asyncio.sleep(delay)
                 continue

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -166,7 +167,7 @@ class WebhookDispatcher:
     def claim_s(self) -> float:
         """How long a batch being sent is this server's: the longest it can take (every
         wave of ``concurrency`` posts timing out) and some room."""
-        return -(-_SEND_BATCH // self.settings.concurrency) * self.settings.timeout_s + 30
+        return math.ceil(_SEND_BATCH / self.settings.concurrency) * self.settings.timeout_s + 30
 
     async def send_due(self) -> int:
         now = datetime.now(UTC)

@@ -100,10 +100,17 @@ class RecordingIndex:
     async def record(self, infos: Sequence[SegmentInfo]) -> None:
         """Store what the readers said about their segments, in one transaction."""
         stale: list[Segment] = []
-        refused: list[SegmentInfo] = []
         async with self.db.session() as s, s.begin():
             if self.fencing is not None:
                 infos, refused = await self._fenced(s, infos)
+                # Finished after the lease was lost. Begun under it (its row here,
+                # open): closed at what its file holds, like a killed writer's. Never
+                # indexed: left out; its file stays, for it may hold footage of before
+                # the lease ran out (a database outage longer than a lease).
+                if refused:
+                    stale += list((await s.scalars(select(Segment).where(
+                        Segment.path.in_([i.path for i in refused]),
+                        Segment.closed.is_(False), self._mine()))).all())
             for info in infos:
                 row = await s.scalar(select(Segment).where(Segment.path == info.path))
                 if row is None:
@@ -130,13 +137,11 @@ class RecordingIndex:
                     await _extend_span(s, row)
         for row in stale:
             await self.repair(row.id)
-        for info in refused:
-            await self._refused(info)
 
     async def _fenced(self, s: AsyncSession, infos: Sequence[SegmentInfo]
                       ) -> tuple[list[SegmentInfo], list[SegmentInfo]]:
         """The announcements whose camera this worker still holds, and the segments
-        finished without it (left out of the index: see :meth:`_refused`)."""
+        finished without it."""
         assert self.fencing is not None
         tokens = [t for c in {i.camera_id for i in infos} if (t := self.fencing(c))]
         valid = await valid_leases(s, tokens)
@@ -145,17 +150,6 @@ class RecordingIndex:
             log.warning("recording segments refused: camera lease lost", cameras=refused)
         return ([i for i in infos if i.camera_id in valid],
                 [i for i in infos if i.final and i.camera_id not in valid])
-
-    async def _refused(self, info: SegmentInfo) -> None:
-        """A segment finished after its camera's lease was lost. Its row in the index,
-        open (it began under the lease): closed at what its file holds, like a killed
-        writer's. No row: left out of the index; its file stays on disk, for it may hold
-        footage recorded while the lease held (a database outage longer than a lease)."""
-        async with self.db.session() as s:
-            row = await s.scalar(select(Segment).where(Segment.path == info.path,
-                                                       self._mine()))
-        if row is not None and not row.closed:
-            await self.repair(row.id)
 
     async def open_cameras(self, camera_ids: Iterable[str]) -> list[str]:
         """Those of *camera_ids* with a segment of this server's still open."""
